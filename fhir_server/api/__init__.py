@@ -1,0 +1,1 @@
+"""HTTP: routes, content negotiation, headers, Bundle handling, errors as OperationOutcome."""

@@ -1,0 +1,43 @@
+"""Command line: `fhir-server serve`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fhir_server.config import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fhir_server.app import create_app
+
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    settings = Settings(**overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the FHIR server")
+    serve.add_argument("--host", help="interface to bind (FHIR_SERVER_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (FHIR_SERVER_PORT, default 8080)")
+    serve.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite store (FHIR_SERVER_DATA_DIR)")
+    serve.add_argument("--base-url", dest="base_url", help="public base URL (FHIR_SERVER_BASE_URL)")
+    serve.add_argument("--demo", action="store_true", default=None, help="load the demo data set (FHIR_SERVER_DEMO)")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

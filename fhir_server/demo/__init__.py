@@ -1,0 +1,1 @@
+"""The Luxembourg demo data set, loaded by `fhir-server serve --demo`."""

@@ -1,0 +1,1 @@
+"""FHIR mechanics: parsing and validation, search parameters, index extraction, query model."""

@@ -1,0 +1,1 @@
+"""The médecin référent rules (../shared/domain/medecin-referent-rules.md): plain Python."""
