@@ -1,0 +1,64 @@
+"""The CapabilityStatement, built once at start from what the server actually wires up
+(https://hl7.org/fhir/R4/capabilitystatement.html)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir_server import FHIR_VERSION, __version__
+from fhir_server.fhir.search_parameters import SearchParameterRegistry
+
+TYPE_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
+RESULT_PARAMS = (
+    ("_count", "number", "Page size (capped by the server maximum)"),
+    ("_summary", "token", "true | text | data | count | false"),
+    ("_elements", "string", "Comma-separated top-level elements to return"),
+    ("_total", "token", "none | estimate | accurate"),
+)
+
+
+def _resource(resource_type: str, registry: SearchParameterRegistry) -> dict[str, Any]:
+    params = sorted(registry.supported_for_type(resource_type).values(), key=lambda p: p.code)
+    return {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": True,
+        "conditionalRead": "full-support",
+        "conditionalUpdate": True,
+        "conditionalDelete": "single",
+        "referencePolicy": ["literal", "logical"],
+        "searchParam": [
+            {"name": p.code, "definition": p.url, "type": p.type, **({"documentation": p.description} if p.description else {})}
+            for p in params
+        ]
+        + [{"name": name, "type": kind, "documentation": doc} for name, kind, doc in RESULT_PARAMS],
+    }
+
+
+def capability_statement(
+    base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, date: str
+) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "fhir-server-lu-mr contributors",
+        "kind": "instance",
+        "software": {"name": "fhir-server-lu-mr", "version": __version__},
+        "implementation": {"description": "FHIR R4 server for Luxembourg's médecin référent scheme", "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "application/json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [_resource(t, registry) for t in types],
+                "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+            }
+        ],
+    }

@@ -1,0 +1,220 @@
+"""Dispatch a :class:`FhirRequest` to its interaction (https://hl7.org/fhir/R4/http.html).
+
+Handlers are thin: they read the request, call the repository and describe the answer.
+HTTP concerns (headers, negotiation, serialisation) stay in :mod:`.http`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from fhir_server.api import bundle_builders
+from fhir_server.api.messages import FhirRequest, FhirResponse
+from fhir_server.api.subsetting import check_summary
+from fhir_server.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
+from fhir_server.fhir.dates import parse_date_range
+from fhir_server.fhir.repository import Repository, WriteResult, parse_etag
+from fhir_server.fhir.search.query import HistoryQuery
+from fhir_server.store.base import StoreTransaction
+
+Handler = Callable[["Interactions", FhirRequest, StoreTransaction | None], Awaitable[FhirResponse]]
+
+
+def _written(result: WriteResult) -> FhirResponse:
+    if result.status == 204:
+        headers = {"ETag": f'W/"{result.version.version_id}"'} if result.version else {}
+        return FhirResponse(204, headers=headers)
+    assert result.version is not None
+    return FhirResponse(result.status, result.version.body, result.version, location=result.status == 201)
+
+
+def _patch_body(req: FhirRequest) -> Any:
+    body = req.body
+    if isinstance(body, dict) and body.get("resourceType") == "Binary":  # JSON Patch inside a Bundle
+        import base64
+
+        import orjson
+
+        try:
+            return orjson.loads(base64.b64decode(body.get("data", "")))
+        except (ValueError, orjson.JSONDecodeError):
+            raise BadRequest("The Binary of a PATCH entry must hold a JSON Patch document") from None
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        raise UnsupportedMediaType("FHIRPath Patch is not supported yet; send a JSON Patch (application/json-patch+json)")
+    return body
+
+
+@dataclass
+class Interactions:
+    repository: Repository
+    base_url: str
+    supported_types: frozenset[str]
+    capability: dict[str, Any]
+    max_count: int
+    bundle_handler: Callable[[FhirRequest], Awaitable[FhirResponse]] | None = None
+
+    async def handle(self, req: FhirRequest, tx: StoreTransaction | None = None) -> FhirResponse:
+        segments = req.segments
+        if segments and segments[0] != "metadata" and segments[0] != "_history" and segments[0] not in self.supported_types:
+            if segments[0].startswith("$"):
+                raise NotFound(f"Operation {segments[0]} is not supported")
+            raise NotFound(f"Resource type '{segments[0]}' is not supported by this server")
+        if any(s.startswith("$") for s in segments):
+            raise NotFound(f"Operation {next(s for s in segments if s.startswith('$'))} is not supported")
+        shape = self._shape(segments)
+        handler = _ROUTES.get((shape, req.method))
+        if handler is None:
+            if any(key[0] == shape for key in _ROUTES):
+                raise MethodNotAllowed(f"{req.method} is not allowed on {'/'.join(segments) or 'the base URL'}")
+            raise NotFound(f"No FHIR interaction at '/{'/'.join(segments)}'")
+        return await handler(self, req, tx)
+
+    @staticmethod
+    def _shape(segments: list[str]) -> str:
+        n = len(segments)
+        if n == 0:
+            return "system"
+        if n == 1:
+            return {"metadata": "metadata", "_history": "system-history"}.get(segments[0], "type")
+        if n == 2:
+            return {"_search": "type-search", "_history": "type-history"}.get(segments[1], "instance")
+        if n == 3 and segments[2] == "_history":
+            return "instance-history"
+        if n == 4 and segments[2] == "_history":
+            return "version"
+        return "unknown"
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    async def metadata(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        return FhirResponse(200, self.capability)
+
+    async def read(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        rtype, rid = req.segments
+        version = await self.repository.read(rtype, rid, tx)
+        if_none_match = req.headers.get("if-none-match")
+        if if_none_match and if_none_match.strip() != "*" and parse_etag(if_none_match) == version.version_id:
+            return FhirResponse(304, version=version)
+        since = req.headers.get("if-modified-since")
+        if since:
+            try:
+                threshold = parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                raise BadRequest(f"If-Modified-Since '{since}' is not an HTTP date") from None
+            if version.last_updated_us // 1_000_000 <= threshold:
+                return FhirResponse(304, version=version)
+        return FhirResponse(200, version.body, version)
+
+    async def vread(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        rtype, rid, _, vid = req.segments
+        version = await self.repository.vread(rtype, rid, vid, tx)
+        return FhirResponse(200, version.body, version)
+
+    async def search(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        check_summary(req.param("_summary"))
+        parsed, page = await self.repository.search(req.segments[0], req.params, strict=req.strict, reader=tx)
+        pretty = req.param("_pretty") == "true"
+        bundle = bundle_builders.searchset(self.base_url, parsed, page, time.time_ns() // 1000, pretty)
+        return FhirResponse(200, bundle)
+
+    async def history(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        segs = req.segments
+        rtype = segs[0] if segs and segs[0] != "_history" else None
+        rid = segs[1] if len(segs) == 3 else None
+        since_raw = req.param("_since")
+        since_us = None
+        if since_raw is not None:
+            try:
+                since_us = parse_date_range(since_raw, self.repository.parser.tz)[0]
+            except ValueError as exc:
+                raise BadRequest(f"Invalid _since: {exc}", expression="_since") from None
+        count_raw = req.param("_count") or "20"
+        if not count_raw.isdigit():
+            raise BadRequest(f"_count must be a non-negative integer, not '{count_raw}'", expression="_count")
+        query = HistoryQuery(rtype, rid, since_us, min(int(count_raw), self.max_count), req.param("_cursor"))
+        page = await self.repository.history(query)
+        if rid and page.total == 0 and await self.repository.store.read(rtype, rid) is None:
+            raise NotFound(f"{rtype}/{rid} is not known")
+        params = [(k, v) for k, v in req.params if k in ("_since", "_count")]
+        path = "/".join(segs)
+        pretty = req.param("_pretty") == "true"
+        bundle = bundle_builders.history(self.base_url, path, params, page, query.cursor, time.time_ns() // 1000, pretty)
+        return FhirResponse(200, bundle)
+
+    async def create(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        result = await self.repository.create(
+            req.segments[0],
+            req.body,
+            if_none_exist=req.headers.get("if-none-exist"),
+            resource_id=req.assigned_id,
+            tx=tx,
+        )
+        return _written(result)
+
+    async def update(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        rtype, rid = req.segments
+        result = await self.repository.update(rtype, rid, req.body, if_match=req.headers.get("if-match"), tx=tx)
+        return _written(result)
+
+    async def conditional_update(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        result = await self.repository.conditional_update(
+            req.segments[0], self._criteria(req), req.body, if_match=req.headers.get("if-match"), tx=tx
+        )
+        return _written(result)
+
+    async def patch(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        rtype, rid = req.segments
+        result = await self.repository.patch(rtype, rid, _patch_body(req), if_match=req.headers.get("if-match"), tx=tx)
+        return _written(result)
+
+    async def conditional_patch(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        result = await self.repository.conditional_patch(
+            req.segments[0], self._criteria(req), _patch_body(req), if_match=req.headers.get("if-match"), tx=tx
+        )
+        return _written(result)
+
+    async def delete(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        rtype, rid = req.segments
+        return _written(await self.repository.delete(rtype, rid, tx=tx))
+
+    async def conditional_delete(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        return _written(await self.repository.conditional_delete(req.segments[0], self._criteria(req), tx=tx))
+
+    async def bundle(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        if tx is not None or self.bundle_handler is None:
+            raise BadRequest("A batch or transaction cannot be nested inside another")
+        return await self.bundle_handler(req)
+
+    @staticmethod
+    def _criteria(req: FhirRequest) -> str:
+        from urllib.parse import urlencode
+
+        criteria = [(k, v) for k, v in req.params if not k.startswith("_format") and k != "_pretty"]
+        if not criteria:
+            raise BadRequest(f"{req.method} on a type needs search criteria (a conditional {req.method.lower()})")
+        return urlencode(criteria)
+
+
+I = Interactions
+_ROUTES: dict[tuple[str, str], Handler] = {
+    ("system", "POST"): I.bundle,
+    ("metadata", "GET"): I.metadata,
+    ("system-history", "GET"): I.history,
+    ("type", "GET"): I.search,
+    ("type", "POST"): I.create,
+    ("type", "PUT"): I.conditional_update,
+    ("type", "PATCH"): I.conditional_patch,
+    ("type", "DELETE"): I.conditional_delete,
+    ("type-search", "POST"): I.search,
+    ("type-history", "GET"): I.history,
+    ("instance", "GET"): I.read,
+    ("instance", "PUT"): I.update,
+    ("instance", "PATCH"): I.patch,
+    ("instance", "DELETE"): I.delete,
+    ("instance-history", "GET"): I.history,
+    ("version", "GET"): I.vread,
+}

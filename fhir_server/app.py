@@ -1,0 +1,58 @@
+"""Wire the server together: store → repository → interactions → HTTP."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from fhir_server import __version__
+from fhir_server.api.capability import capability_statement
+from fhir_server.api.http import METHODS, HttpAdapter
+from fhir_server.api.interactions import Interactions
+from fhir_server.api.request_log import RequestLogMiddleware
+from fhir_server.api.transactions import BundleProcessor
+from fhir_server.config import Settings
+from fhir_server.demo.loader import load_demo
+from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.fhir.repository import Repository, format_instant
+from fhir_server.fhir.resource_types import SUPPORTED_TYPES
+from fhir_server.fhir.search.parser import SearchParser
+from fhir_server.fhir.search_parameters import SearchParameterRegistry
+from fhir_server.store.sqlite import SqliteStore
+
+log = logging.getLogger("fhir_server")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    base_url = settings.public_base()
+    tz = ZoneInfo(settings.local_timezone)
+    registry = SearchParameterRegistry.load_default()
+    store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
+    parser = SearchParser(registry, tz, base_url, settings.default_page_size, settings.max_page_size)
+    repository = Repository(store, IndexExtractor(registry, tz), parser)
+    capability = capability_statement(base_url, SUPPORTED_TYPES, registry, format_instant(time.time_ns() // 1000))
+    interactions = Interactions(repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size)
+    processor = BundleProcessor(repository, interactions.handle, base_url)
+    interactions.bundle_handler = processor
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.demo:
+            loaded = await load_demo(processor)
+            log.warning("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
+        yield
+        await store.close()
+
+    app = FastAPI(title="FHIR R4 server (Luxembourg médecin référent)", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.repository = repository
+    app.add_api_route("/{path:path}", HttpAdapter(interactions, base_url, settings.max_body_bytes), methods=METHODS,
+                      include_in_schema=False)
+    if settings.log_requests:
+        app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Search: parse once into a backend-neutral query (query.py), each store translates it."""

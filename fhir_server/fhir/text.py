@@ -1,0 +1,18 @@
+"""String normalisation shared by indexing and querying.
+
+FHIR string search is case- and accent-insensitive and matches on a prefix
+(https://hl7.org/fhir/R4/search.html#string); both sides are normalised the same way.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def normalize_string(s: str) -> str:
+    """Case-fold, strip accents (NFKD minus combining marks) and collapse whitespace."""
+    if s.isascii():
+        return " ".join(s.lower().split())
+    decomposed = unicodedata.normalize("NFKD", s.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.split())

@@ -1,0 +1,74 @@
+"""The storage port: what every backend provides (https://hl7.org/fhir/R4/http.html).
+
+Backends store versions and the index entries extracted from them; they know nothing
+of HTTP, validation or conditional logic (that is :mod:`fhir_server.fhir.repository`).
+All writes happen inside :meth:`Store.transaction`, which is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from fhir_server.fhir.index_model import ResourceIndex
+from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """One version of a resource as stored: its JSON bytes carry meta.versionId/lastUpdated."""
+
+    type: str
+    id: str
+    version_id: int
+    last_updated: str  # FHIR instant, UTC
+    last_updated_us: int  # same instant in epoch microseconds
+    method: str  # POST, PUT, PATCH or DELETE: the interaction that made this version
+    body: bytes | None  # None for a deletion
+
+    @property
+    def deleted(self) -> bool:
+        return self.body is None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of matches, with cursors for the neighbouring pages (None at either end)."""
+
+    items: list[StoredVersion]
+    total: int | None
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class StoreReader(ABC):
+    """Reads, available both outside and inside a transaction."""
+
+    @abstractmethod
+    async def read(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        """The current version, a deletion marker included; None if the id was never used."""
+
+    @abstractmethod
+    async def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None: ...
+
+    @abstractmethod
+    async def search(self, query: SearchQuery) -> Page: ...
+
+    @abstractmethod
+    async def history(self, query: HistoryQuery) -> Page: ...
+
+
+class StoreTransaction(StoreReader):
+    @abstractmethod
+    async def write(self, version: StoredVersion, index: ResourceIndex | None) -> None:
+        """Store a new current version (body None: a deletion) and replace its index entries."""
+
+
+class Store(StoreReader):
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,71 @@
+"""SQLite schema: current versions, full history, and one index table per parameter type."""
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS resources (
+    rid          INTEGER PRIMARY KEY,
+    type         TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    version_id   INTEGER NOT NULL,
+    last_updated TEXT    NOT NULL,
+    lu_us        INTEGER NOT NULL,
+    method       TEXT    NOT NULL,
+    body         BLOB,
+    UNIQUE (type, id)
+);
+CREATE INDEX IF NOT EXISTS resources_type_lu ON resources (type, lu_us);
+
+CREATE TABLE IF NOT EXISTS history (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rid          INTEGER NOT NULL,
+    type         TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    version_id   INTEGER NOT NULL,
+    last_updated TEXT    NOT NULL,
+    lu_us        INTEGER NOT NULL,
+    method       TEXT    NOT NULL,
+    body         BLOB,
+    UNIQUE (type, id, version_id)
+);
+CREATE INDEX IF NOT EXISTS history_rid ON history (rid, seq);
+CREATE INDEX IF NOT EXISTS history_type ON history (type, seq);
+CREATE INDEX IF NOT EXISTS history_lu ON history (lu_us);
+
+CREATE TABLE IF NOT EXISTS idx_token (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    system TEXT, code TEXT, text TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (type, param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_rid ON idx_token (rid);
+
+CREATE TABLE IF NOT EXISTS idx_string (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    value TEXT NOT NULL, raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (type, param, value);
+CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string (rid);
+
+CREATE TABLE IF NOT EXISTS idx_date (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    low INTEGER NOT NULL, high INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid);
+
+CREATE TABLE IF NOT EXISTS idx_reference (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    target_type TEXT, target_id TEXT, version TEXT, url TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (type, param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (type, param, url);
+CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid);
+
+CREATE TABLE IF NOT EXISTS idx_uri (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (type, param, value);
+CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid);
+"""
+
+INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_uri")
