@@ -92,7 +92,8 @@ class HttpAdapter:
                 headers["Location"] = f"{self.base_url}/{version.type}/{version.id}/_history/{version.version_id}"
         if response.status == 304 or response.resource is None:
             return Response(None, response.status, headers=headers)
-        prefer = req.headers.get("prefer", "").replace(" ", "")
+        # Prefer return= concerns the written resource; a batch applies it to its entries instead
+        prefer = req.headers.get("prefer", "").replace(" ", "") if version is not None else ""
         if req.method in _BODY_METHODS and "return=minimal" in prefer:
             return Response(None, response.status, headers=headers)
         body: Any = response.resource

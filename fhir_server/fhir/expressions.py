@@ -110,7 +110,7 @@ def _reference_type(item: Any) -> str | None:
     return declared if isinstance(declared, str) else None
 
 
-def _compile_steps(path: str, cast: str | None) -> list[Callable[[Values], Values]] | None:
+def _compile_steps(path: str) -> list[Callable[[Values], Values]] | None:
     """Step functions for a simple path (root already removed), or None if not simple."""
     steps: list[tuple[str, str, str | None]] = []
     pos = 0
@@ -130,8 +130,6 @@ def _compile_steps(path: str, cast: str | None) -> list[Callable[[Values], Value
             steps.append(("where", m["field"], m["literal"]))
         else:
             steps.append(("child", m["name"], m["index"]))
-    if cast is not None:
-        return _compile_steps(path + f".as({cast})", None)
     return [_step(kind, a, b) for kind, a, b in steps]
 
 
@@ -153,14 +151,13 @@ def _step(kind: str, a: str, b: str | None) -> Callable[[Values], Values]:
 
 def _simple(part: str) -> tuple[str, PathFn] | None:
     """(root type, evaluator) for a part the fast path understands, else None."""
-    cast = None
     outer = _OUTER_CAST.fullmatch(part)
-    if outer is not None:
-        part, cast = outer["path"].strip(), outer["cast"]
+    if outer is not None:  # (path as T) is path.as(T)
+        part = f"{outer['path'].strip()}.as({outer['cast']})"
     root = _ROOT.match(part)
     if root is None:
         return None
-    steps = _compile_steps(part[root.end() :], cast)
+    steps = _compile_steps(part[root.end() :])
     if steps is None:
         return None
 
@@ -222,11 +219,6 @@ class Evaluator:
                 root, fn = _root_of(part), _Fallback(part)
             if root is not None:
                 self._by_root.setdefault(root, []).append(fn)
-
-    @property
-    def roots(self) -> frozenset[str]:
-        """Resource types (or Resource/DomainResource) the expression has a path for."""
-        return frozenset(self._by_root)
 
     def uses_fallback(self, resource_type: str) -> bool:
         """True when a part for resource_type is not handled by the fast path."""
