@@ -55,8 +55,10 @@ class HttpAdapter:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            req = await self._fhir_request(request)
-            response = await self.interactions.handle(req)
+            segments = [s for s in request.url.path.split("/") if s]
+            handler = self.interactions.route(request.method, segments)
+            req = await self._fhir_request(request, segments)
+            response = await handler(self.interactions, req, None)
             return self._render(req, response)
         except FhirError as exc:
             return error_response(exc.status, exc.issues)
@@ -64,11 +66,10 @@ class HttpAdapter:
             log.exception("Unhandled error on %s %s", request.method, request.url.path)
             return error_response(500, [Issue("exception", "Internal server error; the details are in the server log")])
 
-    async def _fhir_request(self, request: Request) -> FhirRequest:
+    async def _fhir_request(self, request: Request, segments: list[str]) -> FhirRequest:
         params = request.query_params.multi_items()
         check_acceptable(request.query_params.get("_format"), request.headers.get("accept"))
         check_summary(request.query_params.get("_summary"))
-        segments = [s for s in request.url.path.split("/") if s]
         headers = request.headers
         body: Any = None
         method = request.method

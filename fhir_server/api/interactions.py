@@ -57,21 +57,25 @@ class Interactions:
     max_count: int
     bundle_handler: Callable[[FhirRequest], Awaitable[FhirResponse]] | None = None
 
-    async def handle(self, req: FhirRequest, tx: StoreTransaction | None = None) -> FhirResponse:
-        segments = req.segments
-        if segments and segments[0] != "metadata" and segments[0] != "_history" and segments[0] not in self.supported_types:
+    def route(self, method: str, segments: list[str]) -> Handler:
+        """The handler for a method and path; 404 for unknown paths or types, 405 for methods."""
+        if segments and segments[0] not in ("metadata", "_history") and segments[0] not in self.supported_types:
             if segments[0].startswith("$"):
                 raise NotFound(f"Operation {segments[0]} is not supported")
             raise NotFound(f"Resource type '{segments[0]}' is not supported by this server")
-        if any(s.startswith("$") for s in segments):
-            raise NotFound(f"Operation {next(s for s in segments if s.startswith('$'))} is not supported")
+        operation = next((s for s in segments if s.startswith("$")), None)
+        if operation:
+            raise NotFound(f"Operation {operation} is not supported")
         shape = self._shape(segments)
-        handler = _ROUTES.get((shape, req.method))
+        handler = _ROUTES.get((shape, method))
         if handler is None:
             if any(key[0] == shape for key in _ROUTES):
-                raise MethodNotAllowed(f"{req.method} is not allowed on {'/'.join(segments) or 'the base URL'}")
+                raise MethodNotAllowed(f"{method} is not allowed on {'/'.join(segments) or 'the base URL'}")
             raise NotFound(f"No FHIR interaction at '/{'/'.join(segments)}'")
-        return await handler(self, req, tx)
+        return handler
+
+    async def handle(self, req: FhirRequest, tx: StoreTransaction | None = None) -> FhirResponse:
+        return await self.route(req.method, req.segments)(self, req, tx)
 
     @staticmethod
     def _shape(segments: list[str]) -> str:

@@ -33,7 +33,8 @@ def _media_types(header: str) -> list[str]:
 def check_acceptable(format_param: str | None, accept: str | None) -> None:
     """``_format`` wins over Accept; raise 406 unless JSON is acceptable."""
     if format_param is not None:
-        if format_param.split(";")[0].strip().lower() not in _JSON_FORMATS:
+        # an unencoded "+" in a query string arrives as a space: application/fhir json
+        if format_param.split(";")[0].strip().lower().replace(" ", "+") not in _JSON_FORMATS:
             raise NotAcceptable(f"_format '{format_param}' is not served: this server speaks {FHIR_JSON}")
         return
     if accept:

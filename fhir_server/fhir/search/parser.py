@@ -123,7 +123,7 @@ class SearchParser:
     def _value(self, name: str, kind: str, modifier: str | None, raw: str) -> SearchValue:
         if kind == "id":
             if not _ID.match(raw):
-                raise BadRequest(f"'{raw}' is not a valid resource id", expression=name)
+                raise BadRequest(f"'{raw}' is not a valid resource id in search parameter '{name}'", expression=name)
             return TokenValue(raw, None, False)
         if kind == "token":
             if modifier == "text":
@@ -165,4 +165,4 @@ class SearchParser:
             return ReferenceValue(None, value, None)
         if len(segments) in (2, 4) and segments[0][:1].isupper():
             return ReferenceValue(segments[0], segments[1], None)
-        raise BadRequest(f"'{raw}' is not a reference this server can search by", expression=name)
+        raise BadRequest(f"'{raw}' in search parameter '{name}' is not a reference this server can search by", expression=name)
