@@ -48,11 +48,21 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await store.close()
 
-    app = FastAPI(title="FHIR R4 server (Luxembourg médecin référent)", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="FHIR R4 server (Luxembourg médecin référent)",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.repository = repository
-    app.add_api_route("/{path:path}", HttpAdapter(interactions, base_url, settings.max_body_bytes), methods=METHODS,
-                      include_in_schema=False)
+    app.add_api_route(
+        "/{path:path}",
+        HttpAdapter(interactions, base_url, settings.max_body_bytes),
+        methods=METHODS,
+        include_in_schema=False,
+    )
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,16 @@ from fhir_server.app import create_app
 from fhir_server.config import Settings
 
 BASE = "http://testserver"
+
+
+def r4_examples_dir() -> Path:
+    """The unpacked hl7.fhir.r4.examples@4.0.1 package; tests fail (never skip) without it."""
+    folder = os.environ.get("FHIR_R4_EXAMPLES")
+    if not folder or not Path(folder).is_dir():
+        pytest.fail(
+            "FHIR_R4_EXAMPLES must point to the 'package' folder of hl7.fhir.r4.examples@4.0.1 (make test does)"
+        )
+    return Path(folder)
 
 
 def make_client(data_dir: Path, **settings: object) -> TestClient:

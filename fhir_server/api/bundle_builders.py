@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import orjson
 
 from fhir_server.api.subsetting import subset
-from fhir_server.errors import Issue, operation_outcome
+from fhir_server.errors import operation_outcome
 from fhir_server.fhir.repository import format_instant
 from fhir_server.fhir.search.parser import ParsedSearch
 from fhir_server.store.base import Page, StoredVersion
@@ -44,7 +44,12 @@ def _links(base: str, path: str, params: list[tuple[str, str]], page: Page, curs
 
 
 def _bundle(kind: str, now_us: int) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"lastUpdated": format_instant(now_us)}, "type": kind}
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": format_instant(now_us)},
+        "type": kind,
+    }
 
 
 def searchset(base: str, parsed: ParsedSearch, page: Page, now_us: int, pretty: bool) -> dict[str, Any]:
@@ -95,6 +100,3 @@ def history(
     if page.items:
         bundle["entry"] = [_history_entry(base, v, pretty) for v in page.items]
     return bundle
-
-
-__all__ = ["Issue", "embedded", "history", "searchset"]

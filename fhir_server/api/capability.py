@@ -8,7 +8,17 @@ from typing import Any
 from fhir_server import FHIR_VERSION, __version__
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 
-TYPE_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type")
+TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 RESULT_PARAMS = (
     ("_count", "number", "Page size (capped by the server maximum)"),
@@ -33,7 +43,12 @@ def _resource(resource_type: str, registry: SearchParameterRegistry) -> dict[str
         "conditionalDelete": "single",
         "referencePolicy": ["literal", "logical"],
         "searchParam": [
-            {"name": p.code, "definition": p.url, "type": p.type, **({"documentation": p.description} if p.description else {})}
+            {
+                "name": p.code,
+                "definition": p.url,
+                "type": p.type,
+                **({"documentation": p.description} if p.description else {}),
+            }
             for p in params
         ]
         + [{"name": name, "type": kind, "documentation": doc} for name, kind, doc in RESULT_PARAMS],

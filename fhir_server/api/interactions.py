@@ -44,7 +44,9 @@ def _patch_body(req: FhirRequest) -> Any:
         except (ValueError, orjson.JSONDecodeError):
             raise BadRequest("The Binary of a PATCH entry must hold a JSON Patch document") from None
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
-        raise UnsupportedMediaType("FHIRPath Patch is not supported yet; send a JSON Patch (application/json-patch+json)")
+        raise UnsupportedMediaType(
+            "FHIRPath Patch is not supported yet; send a JSON Patch (application/json-patch+json)"
+        )
     return body
 
 
@@ -146,7 +148,9 @@ class Interactions:
         params = [(k, v) for k, v in req.params if k in ("_since", "_count")]
         path = "/".join(segs)
         pretty = req.param("_pretty") == "true"
-        bundle = bundle_builders.history(self.base_url, path, params, page, query.cursor, time.time_ns() // 1000, pretty)
+        bundle = bundle_builders.history(
+            self.base_url, path, params, page, query.cursor, time.time_ns() // 1000, pretty
+        )
         return FhirResponse(200, bundle)
 
     async def create(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
@@ -203,22 +207,22 @@ class Interactions:
         return urlencode(criteria)
 
 
-I = Interactions
+_I = Interactions
 _ROUTES: dict[tuple[str, str], Handler] = {
-    ("system", "POST"): I.bundle,
-    ("metadata", "GET"): I.metadata,
-    ("system-history", "GET"): I.history,
-    ("type", "GET"): I.search,
-    ("type", "POST"): I.create,
-    ("type", "PUT"): I.conditional_update,
-    ("type", "PATCH"): I.conditional_patch,
-    ("type", "DELETE"): I.conditional_delete,
-    ("type-search", "POST"): I.search,
-    ("type-history", "GET"): I.history,
-    ("instance", "GET"): I.read,
-    ("instance", "PUT"): I.update,
-    ("instance", "PATCH"): I.patch,
-    ("instance", "DELETE"): I.delete,
-    ("instance-history", "GET"): I.history,
-    ("version", "GET"): I.vread,
+    ("system", "POST"): _I.bundle,
+    ("metadata", "GET"): _I.metadata,
+    ("system-history", "GET"): _I.history,
+    ("type", "GET"): _I.search,
+    ("type", "POST"): _I.create,
+    ("type", "PUT"): _I.conditional_update,
+    ("type", "PATCH"): _I.conditional_patch,
+    ("type", "DELETE"): _I.conditional_delete,
+    ("type-search", "POST"): _I.search,
+    ("type-history", "GET"): _I.history,
+    ("instance", "GET"): _I.read,
+    ("instance", "PUT"): _I.update,
+    ("instance", "PATCH"): _I.patch,
+    ("instance", "DELETE"): _I.delete,
+    ("instance-history", "GET"): _I.history,
+    ("version", "GET"): _I.vread,
 }

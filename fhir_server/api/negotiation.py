@@ -48,9 +48,7 @@ def parse_body(content_type: str | None, raw: bytes, *, patch: bool = False) -> 
     media = (content_type or "").split(";")[0].strip().lower()
     allowed = {JSON_PATCH} if patch else _JSON_FORMATS
     if media and media not in allowed and not (patch and media in _JSON_FORMATS):
-        raise UnsupportedMediaType(
-            f"Content-Type '{media}' is not supported here; use {' or '.join(sorted(allowed))}"
-        )
+        raise UnsupportedMediaType(f"Content-Type '{media}' is not supported here; use {' or '.join(sorted(allowed))}")
     if not raw.strip():
         raise BadRequest("The request has no body")
     try:

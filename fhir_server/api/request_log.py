@@ -41,7 +41,9 @@ class RequestLogMiddleware:
                 "method": scope["method"],
                 "path": scope["path"],
                 # parameter names only: values may identify a patient
-                "params": sorted({kv.split("=")[0] for kv in scope.get("query_string", b"").decode("latin-1").split("&") if kv}),
+                "params": sorted(
+                    {kv.split("=")[0] for kv in scope.get("query_string", b"").decode("latin-1").split("&") if kv}
+                ),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "client": (scope.get("client") or ("", 0))[0],

@@ -6,7 +6,7 @@ computed once per type.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhir_server.errors import BadRequest
@@ -17,7 +17,7 @@ SUMMARY_MODES = frozenset({"true", "false", "text", "data", "count"})
 _ALWAYS = ("resourceType", "id", "meta")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _elements_of(resource_type: str) -> tuple[frozenset[str], frozenset[str]]:
     """(summary elements, mandatory elements) of a type, by their JSON names, with _ twins."""
     summary: set[str] = set()
@@ -61,4 +61,6 @@ def subset(resource: dict[str, Any], summary: str | None, elements: str | None) 
 
 def check_summary(value: str | None) -> None:
     if value is not None and value not in SUMMARY_MODES:
-        raise BadRequest(f"_summary must be one of {', '.join(sorted(SUMMARY_MODES))}, not '{value}'", expression="_summary")
+        raise BadRequest(
+            f"_summary must be one of {', '.join(sorted(SUMMARY_MODES))}, not '{value}'", expression="_summary"
+        )

@@ -18,7 +18,7 @@ import orjson
 
 from fhir_server.api.messages import FhirRequest, FhirResponse
 from fhir_server.errors import BadRequest, FhirError, Issue, operation_outcome
-from fhir_server.fhir.repository import Repository, format_instant
+from fhir_server.fhir.repository import Repository
 from fhir_server.store.base import StoreTransaction
 
 Dispatch = Callable[[FhirRequest, StoreTransaction | None], Awaitable[FhirResponse]]
@@ -62,7 +62,9 @@ class BundleProcessor:
             responses = await self._transaction(entries, prefer)
         else:
             responses = [await self._batch_entry(e, prefer) for e in entries]
-        return FhirResponse(200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": f"{kind}-response", "entry": responses})
+        return FhirResponse(
+            200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": f"{kind}-response", "entry": responses}
+        )
 
     def _entry(self, index: int, raw: Any) -> _Entry:
         where = f"Bundle.entry[{index}]"
@@ -71,12 +73,17 @@ class BundleProcessor:
         request = raw["request"]
         method, url = request.get("method"), request.get("url")
         if method not in _ORDER or not isinstance(url, str) or not url:
-            raise BadRequest(f"{where}.request needs a method (GET, POST, PUT, PATCH, DELETE) and a url", expression=f"{where}.request")
+            raise BadRequest(
+                f"{where}.request needs a method (GET, POST, PUT, PATCH, DELETE) and a url",
+                expression=f"{where}.request",
+            )
         if url.startswith(self.base_url + "/"):
             url = url[len(self.base_url) + 1 :]
         parts = urlsplit(url)
         if parts.scheme or parts.netloc:
-            raise BadRequest(f"{where}.request.url must be relative to this server: '{url}'", expression=f"{where}.request.url")
+            raise BadRequest(
+                f"{where}.request.url must be relative to this server: '{url}'", expression=f"{where}.request.url"
+            )
         headers = {h: request[f] for f, h in _HEADER_FIELDS.items() if isinstance(request.get(f), str)}
         if "prefer" in request:
             headers["prefer"] = request["prefer"]
@@ -103,9 +110,13 @@ class BundleProcessor:
                     response = await self.dispatch(entry.request, tx)
                 except FhirError as exc:
                     where = f"Bundle.entry[{entry.index}]"
-                    exc.issues = [Issue(i.code, f"{where}: {i.diagnostics}", i.severity, i.expression) for i in exc.issues]
+                    exc.issues = [
+                        Issue(i.code, f"{where}: {i.diagnostics}", i.severity, i.expression) for i in exc.issues
+                    ]
                     raise
-                responses[entry.index] = self._response_entry(response, prefer or entry.request.headers.get("prefer", ""))
+                responses[entry.index] = self._response_entry(
+                    response, prefer or entry.request.headers.get("prefer", "")
+                )
         return [r for r in responses if r is not None]
 
     async def _assign_identities(self, entries: list[_Entry], tx: StoreTransaction) -> dict[str, str]:
@@ -210,6 +221,3 @@ class BundleProcessor:
                     entry["fullUrl"] = f"{self.base_url}/{version.type}/{version.id}"
         entry["response"] = result
         return entry
-
-
-__all__ = ["BundleProcessor", "format_instant"]

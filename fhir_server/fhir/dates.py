@@ -9,14 +9,14 @@ follow that zone's daylight-saving changes.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 DEFAULT_TZ = ZoneInfo("Europe/Luxembourg")
 MIN_US = -(2**63)  # open start of a Period
 MAX_US = 2**63 - 1  # open end of a Period
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _PATTERN = re.compile(
     r"(?P<year>\d{4})"
@@ -33,7 +33,7 @@ def _zone(offset: str | None, tz: tzinfo) -> tzinfo:
     if offset is None:
         return tz
     if offset == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if offset[0] == "-" else 1
     hours, minutes = int(offset[1:3]), int(offset[4:6])
     if hours > 14 or minutes > 59:
@@ -64,8 +64,13 @@ def _bounds(m: re.Match[str]) -> tuple[datetime, datetime | None]:
         fraction = m["fraction"] or ""
         digits = min(len(fraction), 6)
         start = datetime(
-            day.year, day.month, day.day, int(m["hour"]), int(m["minute"]),
-            int(m["second"] or 0), int(fraction[:6].ljust(6, "0")),
+            day.year,
+            day.month,
+            day.day,
+            int(m["hour"]),
+            int(m["minute"]),
+            int(m["second"] or 0),
+            int(fraction[:6].ljust(6, "0")),
         )
         if m["second"] is None:
             step = timedelta(minutes=1)

@@ -25,7 +25,19 @@ log = logging.getLogger(__name__)
 # ContactPoint.system codes (https://hl7.org/fhir/R4/valueset-contact-point-system.html).
 CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 # String parts of HumanName and Address searched by name/address parameters.
-STRING_PARTS = ("family", "given", "prefix", "suffix", "line", "city", "district", "state", "postalCode", "country", "text")
+STRING_PARTS = (
+    "family",
+    "given",
+    "prefix",
+    "suffix",
+    "line",
+    "city",
+    "district",
+    "state",
+    "postalCode",
+    "country",
+    "text",
+)
 
 Adder = Callable[[ResourceIndex, SearchParam, Any, ZoneInfo], None]
 
@@ -58,12 +70,14 @@ def _add_token(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInf
             out.append(TokenEntry(param.code, system if isinstance(system, str) else None, value["value"], text))
     elif "code" in value or "system" in value:  # Coding
         system, code = value.get("system"), value.get("code")
-        out.append(TokenEntry(
-            param.code,
-            system if isinstance(system, str) else None,
-            code if isinstance(code, str) else None,
-            _text(value.get("display")),
-        ))
+        out.append(
+            TokenEntry(
+                param.code,
+                system if isinstance(system, str) else None,
+                code if isinstance(code, str) else None,
+                _text(value.get("display")),
+            )
+        )
 
 
 def _add_string(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInfo) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import jsonpatch
 import orjson
 
-from fhir_server.errors import BadRequest, Conflict, Gone, Issue, NotFound, PreconditionFailed, Unprocessable
+from fhir_server.errors import BadRequest, Conflict, Gone, NotFound, PreconditionFailed, Unprocessable
 from fhir_server.fhir.indexing import IndexExtractor
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
 from fhir_server.fhir.search.query import HistoryQuery
@@ -149,7 +149,9 @@ class Repository:
         if body_id is None:
             raise BadRequest("An update needs the resource's id in the body", expression=f"{resource_type}.id")
         if body_id != resource_id:
-            raise BadRequest(f"Body id '{body_id}' does not match URL id '{resource_id}'", expression=f"{resource_type}.id")
+            raise BadRequest(
+                f"Body id '{body_id}' does not match URL id '{resource_id}'", expression=f"{resource_type}.id"
+            )
         async with self._tx(tx) as t:
             previous = await t.read(resource_type, resource_id)
             self._check_if_match(previous, if_match)
@@ -171,7 +173,9 @@ class Repository:
             match = await self.match(resource_type, criteria, t, "conditional update")
             if match is None:
                 resource_id = resource.get("id") or str(uuid.uuid4())
-                return await self.update(resource_type, resource_id, {**resource, "id": resource_id}, if_match=if_match, tx=t)
+                return await self.update(
+                    resource_type, resource_id, {**resource, "id": resource_id}, if_match=if_match, tx=t
+                )
             if resource.get("id", match.id) != match.id:
                 raise BadRequest(
                     f"Body id '{resource['id']}' differs from the matched resource {resource_type}/{match.id}",
@@ -204,7 +208,12 @@ class Repository:
         return WriteResult(200, version)
 
     async def conditional_patch(
-        self, resource_type: str, criteria: str, operations: Any, *, if_match: str | None = None,
+        self,
+        resource_type: str,
+        criteria: str,
+        operations: Any,
+        *,
+        if_match: str | None = None,
         tx: StoreTransaction | None = None,
     ) -> WriteResult:
         async with self._tx(tx) as t:
@@ -213,9 +222,7 @@ class Repository:
                 raise NotFound(f"No {resource_type} matches '{criteria}'")
             return await self.patch(resource_type, match.id, operations, if_match=if_match, tx=t)
 
-    async def delete(
-        self, resource_type: str, resource_id: str, *, tx: StoreTransaction | None = None
-    ) -> WriteResult:
+    async def delete(self, resource_type: str, resource_id: str, *, tx: StoreTransaction | None = None) -> WriteResult:
         """Deleting what is already deleted, or was never there, is a no-op (R4 http.html#delete)."""
         async with self._tx(tx) as t:
             current = await t.read(resource_type, resource_id)
@@ -286,6 +293,3 @@ class Repository:
         )
         await t.write(version, self.extractor.extract(stored))
         return version
-
-
-__all__ = ["Issue", "Repository", "WriteResult", "format_instant", "load_json", "parse_etag"]

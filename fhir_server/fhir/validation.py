@@ -8,7 +8,7 @@ cardinality of lists, primitive formats. Profiles and bindings are checked elsew
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -19,7 +19,7 @@ from fhir_server.errors import BadRequest, Issue
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_class(resource_type: str) -> Any:
     return get_fhir_model_class(resource_type)
 

@@ -137,10 +137,7 @@ def is_valid_matricule(value: str) -> bool:
     if not (value.isascii() and value.isdigit()):
         return False
     payload = value[:_PAYLOAD_LENGTH]
-    return (
-        value[11] == luhn_check_digit(payload)
-        and value[12] == verhoeff_check_digit(payload)
-    )
+    return value[11] == luhn_check_digit(payload) and value[12] == verhoeff_check_digit(payload)
 
 
 def make_matricule(birth_date: date, serial: int) -> str:

@@ -73,7 +73,9 @@ class _SqliteReader(StoreReader):
         total = None
         if query.with_total:
             total = self._conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
-        select = f"SELECT r.rid, {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))} FROM resources r WHERE {where}"
+        select = (
+            f"SELECT r.rid, {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))} FROM resources r WHERE {where}"
+        )
         return self._page(select, args, "r.rid", _parse_cursor(query.cursor), query.count, ascending=True, total=total)
 
     async def history(self, query: HistoryQuery) -> Page:
@@ -89,7 +91,9 @@ class _SqliteReader(StoreReader):
             args.append(query.since_us)
         where = " AND ".join(conds)
         total = self._conn.execute(f"SELECT count(*) FROM history h WHERE {where}", args).fetchone()[0]
-        select = f"SELECT h.seq, {', '.join('h.' + c.strip() for c in _COLUMNS.split(','))} FROM history h WHERE {where}"
+        select = (
+            f"SELECT h.seq, {', '.join('h.' + c.strip() for c in _COLUMNS.split(','))} FROM history h WHERE {where}"
+        )
         return self._page(select, args, "h.seq", _parse_cursor(query.cursor), query.count, ascending=False, total=total)
 
     def _page(
@@ -127,7 +131,7 @@ class _SqliteReader(StoreReader):
             return self._conn.execute(f"{select} AND {key} {op} ? LIMIT 1", [*args, edge]).fetchone() is not None
 
         has_next = more if forward else exists_beyond(last, after=True)
-        has_previous = (more if not forward else cursor is not None and exists_beyond(first, after=False))
+        has_previous = more if not forward else cursor is not None and exists_beyond(first, after=False)
         return Page(
             [_version(row[1:]) for row in rows],
             total,

@@ -88,7 +88,11 @@ def _reference(value: ReferenceValue, modifier: str | None) -> tuple[str, list[A
 
 def _uri(value: UriValue, modifier: str | None) -> tuple[str, list[Any]]:
     if modifier == "below":
-        return "(value = ? OR (value >= ? AND value < ?))", [value.value, value.value.rstrip("/") + "/", value.value.rstrip("/") + "/" + _MAX_CHAR]
+        return "(value = ? OR (value >= ? AND value < ?))", [
+            value.value,
+            value.value.rstrip("/") + "/",
+            value.value.rstrip("/") + "/" + _MAX_CHAR,
+        ]
     if modifier == "above":
         return "? >= value AND substr(?, 1, length(value)) = value", [value.value, value.value]
     return "value = ?", [value.value]

@@ -62,7 +62,9 @@ def test_transaction_is_all_or_nothing(client):
 
 
 def test_transaction_conditional_create_and_conditional_reference(client):
-    existing = client.post("/Patient", json=patient(identifier=[{"system": MATRICULE, "value": "1893120105732"}])).json()
+    existing = client.post(
+        "/Patient", json=patient(identifier=[{"system": MATRICULE, "value": "1893120105732"}])
+    ).json()
     bundle = _transaction(
         {
             "fullUrl": "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0",
@@ -101,7 +103,10 @@ def test_transaction_conditional_create_and_conditional_reference(client):
 def test_transaction_with_unresolvable_urn_fails(client):
     bundle = _transaction(
         {
-            "resource": {"resourceType": "Condition", "subject": {"reference": "urn:uuid:ffffffff-0000-0000-0000-000000000000"}},
+            "resource": {
+                "resourceType": "Condition",
+                "subject": {"reference": "urn:uuid:ffffffff-0000-0000-0000-000000000000"},
+            },
             "request": {"method": "POST", "url": "Condition"},
         }
     )
@@ -172,5 +177,7 @@ def test_bundle_type_must_be_batch_or_transaction(client):
 
 
 def test_bundle_can_be_stored_as_a_resource(client):
-    r = client.post("/Bundle", json={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient()}]})
+    r = client.post(
+        "/Bundle", json={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient()}]}
+    )
     assert r.status_code == 201

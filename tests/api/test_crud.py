@@ -77,7 +77,9 @@ def test_invalid_updates_name_the_element(client, url, body, status, expression)
 
 
 def test_malformed_json_is_400(client):
-    r = client.post("/Patient", content=b'{"resourceType": "Patient",', headers={"content-type": "application/fhir+json"})
+    r = client.post(
+        "/Patient", content=b'{"resourceType": "Patient",', headers={"content-type": "application/fhir+json"}
+    )
     assert r.status_code == 400
     assert "not valid JSON" in r.json()["issue"][0]["diagnostics"]
 

@@ -8,7 +8,9 @@ from conftest import patient
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 
 
-@pytest.mark.parametrize("accept", ["application/fhir+json", "application/json", "*/*", "application/fhir+xml, application/fhir+json;q=0.5"])
+@pytest.mark.parametrize(
+    "accept", ["application/fhir+json", "application/json", "*/*", "application/fhir+xml, application/fhir+json;q=0.5"]
+)
 def test_json_is_served(client, accept):
     r = client.get("/metadata", headers={"Accept": accept})
     assert r.status_code == 200
@@ -37,7 +39,9 @@ def test_format_parameter_json(client, fmt):
 
 
 def test_xml_body_is_415(client):
-    r = client.post("/Patient", content=b"<Patient xmlns='http://hl7.org/fhir'/>", headers={"Content-Type": "application/fhir+xml"})
+    r = client.post(
+        "/Patient", content=b"<Patient xmlns='http://hl7.org/fhir'/>", headers={"Content-Type": "application/fhir+xml"}
+    )
     assert r.status_code == 415
     assert r.json()["resourceType"] == "OperationOutcome"
 
@@ -102,7 +106,17 @@ def test_capability_statement_lists_every_type_and_interaction(client):
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
     for resource in rest["resource"]:
         codes = {i["code"] for i in resource["interaction"]}
-        assert codes == {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
+        assert codes == {
+            "read",
+            "vread",
+            "update",
+            "patch",
+            "delete",
+            "history-instance",
+            "history-type",
+            "create",
+            "search-type",
+        }
 
 
 _RESULT_PARAM_SAMPLES = {"_count": "1", "_summary": "true", "_elements": "id", "_total": "none"}

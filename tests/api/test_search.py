@@ -26,7 +26,9 @@ def people(client):
             identifier=[{"system": MATRICULE, "value": matricule}],
         )
         assert client.put(f"/Patient/{pid}", json=body).status_code == 201
-    client.put("/Practitioner/dr1", json={"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Hoffmann"}]})
+    client.put(
+        "/Practitioner/dr1", json={"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Hoffmann"}]}
+    )
     client.put(
         "/CareTeam/ct1",
         json={
@@ -157,10 +159,19 @@ def test_summary_count_and_total_none(people):
 
 
 def test_summary_and_elements_subset_resources(people):
-    people.put("/Patient/p5", json=patient(id="p5", text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}, photo=[{"title": "me"}]))
+    people.put(
+        "/Patient/p5",
+        json=patient(
+            id="p5",
+            text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'},
+            photo=[{"title": "me"}],
+        ),
+    )
     read = people.get("/Patient/p5?_summary=true").json()
     assert "photo" not in read and "text" not in read and "name" in read
-    assert {"code": "SUBSETTED", "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"} in read["meta"]["tag"]
+    assert {"code": "SUBSETTED", "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"} in read["meta"][
+        "tag"
+    ]
     text = people.get("/Patient/p5?_summary=text").json()
     assert "text" in text and "name" not in text
     data = people.get("/Patient/p5?_summary=data").json()
@@ -183,7 +194,16 @@ def test_unknown_parameter_lenient_and_strict(people):
 
 @pytest.mark.parametrize(
     "query",
-    ["birthdate=1980-13", "birthdate=xx2000", "_count=-1", "_count=abc", "gender:fuzzy=x", "family:missing=maybe", "_id=bad id!", "subject=a/b/c"],
+    [
+        "birthdate=1980-13",
+        "birthdate=xx2000",
+        "_count=-1",
+        "_count=abc",
+        "gender:fuzzy=x",
+        "family:missing=maybe",
+        "_id=bad id!",
+        "subject=a/b/c",
+    ],
 )
 def test_malformed_values_are_400_naming_the_parameter(people, query):
     url = "/CareTeam?" + query if query.startswith("subject") else "/Patient?" + query

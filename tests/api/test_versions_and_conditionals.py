@@ -92,7 +92,10 @@ def test_conditional_delete(client):
 
 def test_json_patch(client):
     pid = client.post("/Patient", json=patient()).json()["id"]
-    ops = [{"op": "replace", "path": "/name/0/family", "value": "Hoffmann"}, {"op": "add", "path": "/gender", "value": "female"}]
+    ops = [
+        {"op": "replace", "path": "/name/0/family", "value": "Hoffmann"},
+        {"op": "add", "path": "/gender", "value": "female"},
+    ]
     r = client.patch(f"/Patient/{pid}", json=ops, headers={"Content-Type": "application/json-patch+json"})
     assert r.status_code == 200
     assert r.json()["name"][0]["family"] == "Hoffmann" and r.json()["gender"] == "female"
@@ -124,5 +127,7 @@ def test_patch_of_unknown_resource_is_404(client):
 def test_conditional_patch(client):
     client.post("/Patient", json=_identified("42"))
     ops = [{"op": "add", "path": "/gender", "value": "other"}]
-    r = client.patch(f"/Patient?identifier={MATRICULE}|42", json=ops, headers={"Content-Type": "application/json-patch+json"})
+    r = client.patch(
+        f"/Patient?identifier={MATRICULE}|42", json=ops, headers={"Content-Type": "application/json-patch+json"}
+    )
     assert r.status_code == 200 and r.json()["gender"] == "other"

@@ -82,10 +82,7 @@ def test_ids_are_unique():
 
 def test_every_reference_resolves_inside_the_bundle():
     dangling = [
-        (entry_id(e), path, ref)
-        for e in ENTRIES
-        for path, ref in references(e["resource"])
-        if ref not in BY_KEY
+        (entry_id(e), path, ref) for e in ENTRIES for path, ref in references(e["resource"]) if ref not in BY_KEY
     ]
     assert not dangling
 
@@ -129,8 +126,7 @@ def test_every_patient_has_an_active_cns_coverage():
     covered = {
         c["beneficiary"]["reference"]
         for c in of_type("Coverage")
-        if c["status"] == "active"
-        and [p["reference"] for p in c["payor"]] == ["Organization/lu-organization-cns"]
+        if c["status"] == "active" and [p["reference"] for p in c["payor"]] == ["Organization/lu-organization-cns"]
     }
     assert covered == {f"Patient/{p['id']}" for p in of_type("Patient")}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ HOUR_US = 3_600_000_000
 def utc_us(iso: str) -> int:
     """Microseconds since the epoch of an ISO instant written in UTC (…Z)."""
     instant = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (instant - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 @pytest.mark.parametrize(
@@ -69,15 +69,15 @@ def test_dst_day_lengths(value: str, hours: int) -> None:
 
 
 def test_other_zone() -> None:
-    assert parse_date_range("2024", timezone.utc) == (utc_us("2024-01-01T00:00:00Z"), utc_us("2024-12-31T23:59:59.999999Z"))
+    assert parse_date_range("2024", UTC) == (utc_us("2024-01-01T00:00:00Z"), utc_us("2024-12-31T23:59:59.999999Z"))
 
 
 def test_offset_wins_over_zone() -> None:
-    assert parse_date_range("2024-07-01T12:00:00Z", LUX) == parse_date_range("2024-07-01T12:00:00Z", timezone.utc)
+    assert parse_date_range("2024-07-01T12:00:00Z", LUX) == parse_date_range("2024-07-01T12:00:00Z", UTC)
 
 
 def test_last_year_does_not_overflow() -> None:
-    low, high = parse_date_range("9999-12", timezone.utc)
+    low, high = parse_date_range("9999-12", UTC)
     assert (low, high) == (utc_us("9999-12-01T00:00:00Z"), utc_us("9999-12-31T23:59:59.999999Z"))
 
 

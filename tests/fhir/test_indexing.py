@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import r4_examples_dir
 
 from fhir_server.fhir.dates import MAX_US, parse_date_range
 from fhir_server.fhir.index_model import DateEntry, ReferenceEntry, ResourceIndex, StringEntry, TokenEntry, UriEntry
@@ -22,17 +21,6 @@ from fhir_server.fhir.text import normalize_string
 
 LUX = ZoneInfo("Europe/Luxembourg")
 MATRICULE = "http://example.lu/fhir/sid/matricule"
-
-
-def examples_dir() -> Path:
-    """The R4 examples package folder; the test fails (never skips) without it."""
-    folder = os.environ.get("FHIR_R4_EXAMPLES")
-    if not folder:
-        pytest.fail("FHIR_R4_EXAMPLES is not set: point it at the 'package' folder of hl7.fhir.r4.examples@4.0.1 (make test does)")
-    path = Path(folder)
-    if not path.is_dir():
-        pytest.fail(f"FHIR_R4_EXAMPLES={folder} is not a directory")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +71,11 @@ def test_normalize_string(raw: str, normalized: str) -> None:
             None,
             ParsedReference("Practitioner", "dr-9", None, "https://other.example/fhir/Practitioner/dr-9"),
         ),
-        ("urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0", None, ParsedReference(None, None, None, "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0")),
+        (
+            "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0",
+            None,
+            ParsedReference(None, None, None, "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"),
+        ),
         ("123", "Patient", ParsedReference("Patient", "123", None, None)),
         ("123", None, ParsedReference(None, "123", None, None)),
         ("#contained-1", None, None),
@@ -95,8 +87,12 @@ def test_parse_reference(text: str, default_type: str | None, expected: ParsedRe
 
 
 def test_parse_canonical() -> None:
-    assert parse_canonical("http://hl7.org/fhir/ValueSet/x|4.0.1") == ParsedReference(None, None, "4.0.1", "http://hl7.org/fhir/ValueSet/x")
-    assert parse_canonical("http://hl7.org/fhir/ValueSet/x") == ParsedReference(None, None, None, "http://hl7.org/fhir/ValueSet/x")
+    assert parse_canonical("http://hl7.org/fhir/ValueSet/x|4.0.1") == ParsedReference(
+        None, None, "4.0.1", "http://hl7.org/fhir/ValueSet/x"
+    )
+    assert parse_canonical("http://hl7.org/fhir/ValueSet/x") == ParsedReference(
+        None, None, None, "http://hl7.org/fhir/ValueSet/x"
+    )
 
 
 PATIENT: dict[str, Any] = {
@@ -144,7 +140,13 @@ def test_patient(extractor: IndexExtractor) -> None:
     assert got["deceased"] == {(None, "false", None)}
     assert got["family"] == {("muller", "Müller")}
     assert got["given"] == {("lea", "Léa"), ("marie", "Marie")}
-    assert got["name"] == {("muller", "Müller"), ("lea", "Léa"), ("marie", "Marie"), ("dr.", "Dr."), ("lea muller-schmit", "Léa  Müller-Schmit")}
+    assert got["name"] == {
+        ("muller", "Müller"),
+        ("lea", "Léa"),
+        ("marie", "Marie"),
+        ("dr.", "Dr."),
+        ("lea muller-schmit", "Léa  Müller-Schmit"),
+    }
     assert got["address"] == {
         ("12, rue de l'eglise", "12, rue de l'Église"),
         ("esch-sur-alzette", "Esch-sur-Alzette"),
@@ -191,7 +193,17 @@ def test_care_team(extractor: IndexExtractor) -> None:
         "resourceType": "CareTeam",
         "id": "ct1",
         "status": "active",
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "LA28865-6", "display": "Longitudinal care-coordination focused care team"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://loinc.org",
+                        "code": "LA28865-6",
+                        "display": "Longitudinal care-coordination focused care team",
+                    }
+                ]
+            }
+        ],
         "subject": {"reference": "Patient/p1"},
         "period": {"start": "2024-01-01"},
         "participant": [
@@ -213,7 +225,10 @@ def test_composition(extractor: IndexExtractor) -> None:
     composition = {
         "resourceType": "Composition",
         "status": "final",
-        "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9", "display": "Summary of episode note"}], "text": "Résumé"},
+        "type": {
+            "coding": [{"system": "http://loinc.org", "code": "34133-9", "display": "Summary of episode note"}],
+            "text": "Résumé",
+        },
         "subject": {"reference": "Patient/p1"},
         "date": "2024-05-02T09:00:00+02:00",
         "author": [{"reference": "Practitioner/dr-1"}, {"reference": "Organization/cns"}],
@@ -267,9 +282,33 @@ def test_bare_id_takes_single_target(extractor: IndexExtractor) -> None:
 
 def test_broken_custom_expression_never_fails_a_write(caplog: pytest.LogCaptureFixture) -> None:
     registry = SearchParameterRegistry.load_default()
-    registry.add({"resourceType": "SearchParameter", "code": "broken", "type": "string", "base": ["Patient"], "expression": "Patient.name.noSuchFunction()"})
-    registry.add({"resourceType": "SearchParameter", "code": "failing", "type": "string", "base": ["Patient"], "expression": "Patient.name.family.substring('x')"})
-    registry.add({"resourceType": "SearchParameter", "code": "nick", "type": "string", "base": ["Patient"], "expression": "Patient.name.where(use = 'nickname').given"})
+    registry.add(
+        {
+            "resourceType": "SearchParameter",
+            "code": "broken",
+            "type": "string",
+            "base": ["Patient"],
+            "expression": "Patient.name.noSuchFunction()",
+        }
+    )
+    registry.add(
+        {
+            "resourceType": "SearchParameter",
+            "code": "failing",
+            "type": "string",
+            "base": ["Patient"],
+            "expression": "Patient.name.family.substring('x')",
+        }
+    )
+    registry.add(
+        {
+            "resourceType": "SearchParameter",
+            "code": "nick",
+            "type": "string",
+            "base": ["Patient"],
+            "expression": "Patient.name.where(use = 'nickname').given",
+        }
+    )
     extractor = IndexExtractor(registry, LUX)
     patient = {"resourceType": "Patient", "name": [{"family": "Muller"}, {"use": "nickname", "given": ["Lili"]}]}
     with caplog.at_level(logging.ERROR):
@@ -284,7 +323,7 @@ def test_broken_custom_expression_never_fails_a_write(caplog: pytest.LogCaptureF
 
 
 def test_every_official_example(extractor: IndexExtractor, caplog: pytest.LogCaptureFixture) -> None:
-    folder = examples_dir()
+    folder = r4_examples_dir()
     counts: dict[str, int] = defaultdict(int)
     with caplog.at_level(logging.WARNING):
         for path in sorted(folder.glob("*-*.json")):
@@ -295,7 +334,9 @@ def test_every_official_example(extractor: IndexExtractor, caplog: pytest.LogCap
             if resource.get("resourceType") != resource_type:
                 continue
             index = extractor.extract(resource)
-            entries = len(index.tokens) + len(index.strings) + len(index.dates) + len(index.references) + len(index.uris)
+            entries = (
+                len(index.tokens) + len(index.strings) + len(index.dates) + len(index.references) + len(index.uris)
+            )
             assert entries > 0, path.name
             counts[resource_type] += 1
     assert [r.getMessage() for r in caplog.records] == []

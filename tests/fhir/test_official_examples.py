@@ -7,21 +7,12 @@ Known exceptions are listed with their reason, not hidden by weakening validatio
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-import pytest
+from conftest import r4_examples_dir
 
 from fhir_server.errors import BadRequest
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.validation import validate_structure
-
-
-def _examples_dir() -> Path:
-    folder = os.environ.get("FHIR_R4_EXAMPLES")
-    if not folder or not Path(folder).is_dir():
-        pytest.fail("FHIR_R4_EXAMPLES must point to the unpacked hl7.fhir.r4.examples@4.0.1 package (make test does this)")
-    return Path(folder)
 
 
 def _known_exception(resource: dict) -> str | None:
@@ -42,7 +33,7 @@ def _known_exception(resource: dict) -> str | None:
 
 
 def test_every_official_example_of_supported_types_validates():
-    folder = _examples_dir()
+    folder = r4_examples_dir()
     checked, excused, failures = 0, [], []
     for path in sorted(folder.glob("*.json")):
         rtype = path.name.split("-", 1)[0]

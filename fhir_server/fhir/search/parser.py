@@ -165,4 +165,6 @@ class SearchParser:
             return ReferenceValue(None, value, None)
         if len(segments) in (2, 4) and segments[0][:1].isupper():
             return ReferenceValue(segments[0], segments[1], None)
-        raise BadRequest(f"'{raw}' in search parameter '{name}' is not a reference this server can search by", expression=name)
+        raise BadRequest(
+            f"'{raw}' in search parameter '{name}' is not a reference this server can search by", expression=name
+        )

@@ -7,7 +7,7 @@ A query is an AND of clauses; a clause is an OR of values of one search paramete
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
 
@@ -44,7 +44,7 @@ class UriValue:
     value: str
 
 
-SearchValue = Union[TokenValue, StringValue, DateValue, ReferenceValue, UriValue]
+SearchValue = TokenValue | StringValue | DateValue | ReferenceValue | UriValue
 
 Column = Literal["id", "lastUpdated"]
 

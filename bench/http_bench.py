@@ -1,0 +1,444 @@
+"""HTTP benchmark of the real server process on a data dir filled by bench/load_store.py.
+
+    .venv/bin/python bench/http_bench.py --data-dir /tmp/fhir-bench-100k
+
+1. starts ``python -m fhir_server serve`` on a free loopback port (FHIR_SERVER_LOG_REQUESTS=false);
+2. samples Patient ids and matricules straight from the store (read-only SQLite);
+3. for each scenario and concurrency runs a SEPARATE load-generator process — by default
+   this script itself in ``_worker`` mode (asyncio + one keep-alive httpx.AsyncClient,
+   C concurrent workers), or Debian ``wrk`` with ``--client wrk`` (``auto`` uses wrk when
+   installed) — for ``--warmup`` s (discarded) then ``--duration`` s (measured);
+4. reports requests/s, p50/p99 latency, error count, and the CPU use of the client and of
+   the server during the measured window (from /proc), so a client-bound run is visible:
+   the server is one process with one event loop, so ~100 % server CPU = server-bound;
+   the ``metadata`` row is the ceiling of the HTTP stack + client on this machine;
+5. writes ``bench/results/latest.md`` and ``bench/results/latest.json``.
+
+Scenarios: ``read`` (GET /Patient/<random stored id>), ``search``
+(GET /Patient?identifier=urn:oid:1.3.182.4.4|<random stored matricule>), ``create``
+(POST /Patient, adds resources to the store!), ``metadata`` (GET /metadata, baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+MATRICULE_SYSTEM = "urn:oid:1.3.182.4.4"
+EXPECTED = {"read": 200, "search": 200, "create": 201, "metadata": 200}
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+# -- load generator (runs in its own process) --------------------------------------------------
+
+FAMILIES = ["Schmit", "Muller", "Weber", "Hoffmann", "Wagner", "Thill", "Reuter", "Kieffer", "Majerus", "Goergen"]
+GIVEN = ["Marie", "Jean", "Paul", "Anne", "Luc", "Claude", "Nicole", "Tom", "Léa", "Romain"]
+
+
+def _new_patient(rng: random.Random) -> bytes:
+    from fhir_server.mr.matricule import make_matricule
+
+    birth = date(1930, 1, 1) + timedelta(days=rng.randint(0, 85 * 365))
+    return json.dumps({
+        "resourceType": "Patient",
+        "identifier": [{"system": MATRICULE_SYSTEM, "value": make_matricule(birth, rng.randint(0, 999))}],
+        "name": [{"family": rng.choice(FAMILIES), "given": [rng.choice(GIVEN)]}],
+        "gender": rng.choice(["female", "male"]),
+        "birthDate": birth.isoformat(),
+        "address": [{"city": "Esch-sur-Alzette", "postalCode": "4170", "country": "LU"}],
+    }).encode()
+
+
+async def _run_worker(url: str, scenario: str, concurrency: int, duration: float, warmup: float,
+                      ids: list[str], matricules: list[str]) -> dict:
+    import httpx
+
+    rng = random.Random(concurrency * 7919 + len(scenario))
+    expected = EXPECTED[scenario]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Accept": "application/fhir+json"}
+    post_headers = {**headers, "Content-Type": "application/fhir+json", "Prefer": "return=minimal"}
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+    cpu_at_start: os.times_result | None = None
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0, headers=headers) as client:
+        async def one() -> None:
+            nonlocal errors
+            while True:
+                if scenario == "read":
+                    req = client.get(f"/Patient/{rng.choice(ids)}")
+                elif scenario == "search":
+                    req = client.get("/Patient", params={"identifier": f"{MATRICULE_SYSTEM}|{rng.choice(matricules)}"})
+                elif scenario == "create":
+                    req = client.post("/Patient", content=_new_patient(rng), headers=post_headers)
+                else:
+                    req = client.get("/metadata")
+                t0 = loop.time()
+                if t0 >= stop_at:
+                    return
+                try:
+                    response = await req
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = -1
+                t1 = loop.time()
+                if t0 >= measure_from:
+                    latencies.append(t1 - t0)
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if status != expected:
+                        errors += 1
+
+        async def cpu_mark() -> None:
+            nonlocal cpu_at_start
+            await asyncio.sleep(max(0.0, measure_from - loop.time()))
+            cpu_at_start = os.times()
+
+        marker = asyncio.create_task(cpu_mark())
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+        await marker
+    cpu_end = os.times()
+    wall = max(loop.time(), stop_at) - measure_from
+    assert cpu_at_start is not None
+    cpu = (cpu_end.user - cpu_at_start.user) + (cpu_end.system - cpu_at_start.system)
+    return {"latencies": latencies, "statuses": statuses, "errors": errors, "wall": wall, "client_cpu_s": cpu}
+
+
+def worker_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--scenario", required=True, choices=sorted(EXPECTED))
+    ap.add_argument("--concurrency", type=int, required=True)
+    ap.add_argument("--duration", type=float, required=True)
+    ap.add_argument("--warmup", type=float, required=True)
+    ap.add_argument("--samples", type=Path, required=True)
+    a = ap.parse_args(argv)
+    samples = json.loads(a.samples.read_text())
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    raw = asyncio.run(_run_worker(a.url, a.scenario, a.concurrency, a.duration, a.warmup,
+                                  samples["ids"], samples["matricules"]))
+    lat = sorted(raw["latencies"])
+    n = len(lat)
+    out = {
+        "requests": n,
+        "errors": raw["errors"],
+        "statuses": {str(k): v for k, v in raw["statuses"].items()},
+        "rps": n / raw["wall"] if raw["wall"] else 0.0,
+        "p50_ms": lat[n // 2] * 1000 if n else None,
+        "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1000 if n else None,
+        "mean_ms": statistics.fmean(lat) * 1000 if n else None,
+        "client_cpu_pct": 100 * raw["client_cpu_s"] / raw["wall"] if raw["wall"] else None,
+        "wall_s": raw["wall"],
+    }
+    print(json.dumps(out))
+    return 0
+
+
+# -- wrk client ---------------------------------------------------------------------------------
+
+_WRK_LUA = r"""
+local ids = {%(ids)s}
+local mats = {%(mats)s}
+local scenario = "%(scenario)s"
+local n = 0
+request = function()
+  n = n + 1
+  if scenario == "read" then
+    return wrk.format("GET", "/Patient/" .. ids[math.random(#ids)], {["Accept"]="application/fhir+json"})
+  elseif scenario == "search" then
+    return wrk.format("GET", "/Patient?identifier=urn:oid:1.3.182.4.4%%7C" .. mats[math.random(#mats)],
+                      {["Accept"]="application/fhir+json"})
+  elseif scenario == "create" then
+    local body = '{"resourceType":"Patient","name":[{"family":"Wrk","given":["N' .. n .. '"]}],' ..
+                 '"identifier":[{"system":"urn:oid:1.3.182.4.4","value":"1980010112345"}]}'
+    return wrk.format("POST", "/Patient", {["Content-Type"]="application/fhir+json",
+                      ["Prefer"]="return=minimal"}, body)
+  else
+    return wrk.format("GET", "/metadata", {["Accept"]="application/fhir+json"})
+  end
+end
+summary = function(d, latency, requests)
+  local non = d.errors.status
+  io.write(string.format("JSON {\"requests\":%%d,\"errors\":%%d,\"p50_us\":%%d,\"p99_us\":%%d,\"mean_us\":%%f,\"duration_us\":%%d}\n",
+    d.requests, d.errors.connect + d.errors.read + d.errors.write + d.errors.timeout + non,
+    latency:percentile(50), latency:percentile(99), latency.mean, d.duration))
+end
+"""
+
+
+def run_wrk(url: str, scenario: str, concurrency: int, duration: float, warmup: float, samples: dict,
+            workdir: Path) -> dict:
+    script = workdir / f"wrk-{scenario}.lua"
+    script.write_text(_WRK_LUA % {
+        "ids": ",".join(json.dumps(i) for i in samples["ids"][:20000]),
+        "mats": ",".join(json.dumps(m) for m in samples["matricules"][:20000]),
+        "scenario": scenario,
+    })
+    threads = str(min(concurrency, os.cpu_count() or 1))
+    if warmup > 0:
+        subprocess.run(["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(warmup))}s",
+                        "-s", str(script), url], capture_output=True, check=True)
+    started = os.times()
+    proc = subprocess.run(["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{round(duration)}s",
+                           "-s", str(script), url], capture_output=True, text=True, check=True)
+    ended = os.times()
+    match = re.search(r"^JSON (.*)$", proc.stdout, re.M)
+    if not match:
+        raise RuntimeError(proc.stdout + proc.stderr)
+    d = json.loads(match.group(1))
+    wall = d["duration_us"] / 1e6
+    cpu = (ended.children_user - started.children_user) + (ended.children_system - started.children_system)
+    return {"requests": d["requests"], "errors": d["errors"], "statuses": {}, "rps": d["requests"] / wall,
+            "p50_ms": d["p50_us"] / 1000, "p99_ms": d["p99_us"] / 1000, "mean_ms": d["mean_us"] / 1000,
+            "client_cpu_pct": 100 * cpu / wall, "wall_s": wall}
+
+
+# -- orchestration --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def sample_store(db: Path, n: int, seed: int) -> dict:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        counts = dict(conn.execute("SELECT type, count(*) FROM resources GROUP BY type").fetchall())
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM resources WHERE type = 'Patient' AND body IS NOT NULL ORDER BY random() LIMIT ?", (n,))]
+        mats = [r[0] for r in conn.execute(
+            "SELECT t.code FROM idx_token t JOIN resources r ON r.rid = t.rid AND r.body IS NOT NULL "
+            "WHERE t.type = 'Patient' AND t.param = 'identifier' AND t.system = ? ORDER BY random() LIMIT ?",
+            (MATRICULE_SYSTEM, n))]
+    finally:
+        conn.close()
+    rng = random.Random(seed)
+    rng.shuffle(ids)
+    rng.shuffle(mats)
+    return {"counts": counts, "ids": ids, "matricules": mats}
+
+
+def start_server(data_dir: Path, port: int, synchronous: str, log_path: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
+    env.update({"FHIR_SERVER_LOG_REQUESTS": "false", "FHIR_SERVER_SQLITE_SYNCHRONOUS": synchronous})
+    cmd = [sys.executable, "-m", "fhir_server", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(log_path, "wb"))  # noqa: SIM115
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/metadata", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError("server did not start")
+
+
+def sanity_check(url: str, samples: dict) -> None:
+    """The scenarios really do what they claim before measuring them."""
+    import httpx
+
+    with httpx.Client(base_url=url, headers={"Accept": "application/fhir+json"}) as c:
+        r = c.get(f"/Patient/{samples['ids'][0]}")
+        assert r.status_code == 200 and r.json()["id"] == samples["ids"][0], r.text
+        r = c.get("/Patient", params={"identifier": f"{MATRICULE_SYSTEM}|{samples['matricules'][0]}"})
+        assert r.status_code == 200 and r.json()["total"] == 1, r.text[:500]
+        r = c.post("/Patient", content=_new_patient(random.Random(1)), headers={"Content-Type": "application/fhir+json"})
+        assert r.status_code == 201, r.text
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def write_reports(out_dir: Path, meta: dict, rows: list[dict]) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
+    json_path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    lines = [
+        "# HTTP benchmark — latest run",
+        "",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['cpu']} × {meta['cpus']} CPUs, {meta['platform']}, Python {meta['python']}",
+        f"- store: `{meta['data_dir']}` — {meta['store_resources']} resources before the run "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(meta['store_counts'].items()))}), {meta['store_mb']:.0f} MB",
+        f"- server: 1 process (uvicorn), FHIR_SERVER_LOG_REQUESTS=false, "
+        f"FHIR_SERVER_SQLITE_SYNCHRONOUS={meta['synchronous']}",
+        f"- client: {meta['client']} in a separate process, keep-alive, {meta['warmup']:.0f} s warm-up then "
+        f"{meta['duration']:.0f} s measured per row",
+        f"- command: `{meta['command']}`",
+        "",
+        "| scenario | concurrency | req/s | p50 ms | p99 ms | errors | client CPU % | server CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['concurrency']} | {r['rps']:.0f} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} "
+            f"| {r['errors']} | {fmt(r['client_cpu_pct'], 0)} | {fmt(r['server_cpu_pct'], 0)} |"
+        )
+    lines += [
+        "",
+        "CPU % is CPU time over wall time during the measured window (100 % = one core). The server",
+        "runs one event loop, so a server CPU near 100 % means the server is the bottleneck; a client",
+        "CPU near 100 % (with the server well below) would mean the load generator is. `metadata` is a",
+        "baseline of the HTTP stack + client with no store access.",
+        "",
+    ]
+    md_path.write_text("\n".join(lines))
+    return md_path, json_path
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["_worker"]:
+        return worker_main(argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, required=True, help="a data dir filled by bench/load_store.py")
+    ap.add_argument("--scenarios", default="metadata,read,search,create")
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--client", choices=["python", "wrk", "auto"], default="python")
+    ap.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL")
+    ap.add_argument("--samples", type=int, default=20000, help="ids/matricules sampled from the store")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+
+    db = args.data_dir / "fhir.sqlite3"
+    if not db.is_file():
+        ap.error(f"{db} not found: fill it first with bench/load_store.py")
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    if client == "wrk" and not shutil.which("wrk"):
+        ap.error("wrk is not installed (apt-get install wrk), use --client python")
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    for s in scenarios:
+        if s not in EXPECTED:
+            ap.error(f"unknown scenario {s!r}")
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    samples = sample_store(db, args.samples, args.seed)
+    if not samples["ids"] or not samples["matricules"]:
+        ap.error("the store holds no Patient with a matricule")
+    store_mb = sum(Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists()) / 1e6
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="fhir-bench-") as tmp:
+        workdir = Path(tmp)
+        samples_path = workdir / "samples.json"
+        samples_path.write_text(json.dumps({"ids": samples["ids"], "matricules": samples["matricules"]}))
+        server = start_server(args.data_dir, port, args.sqlite_synchronous, workdir / "server.stderr")
+        try:
+            sanity_check(url, samples)
+            for scenario in scenarios:
+                for c in levels:
+                    print(f"{scenario:>8} c={c:<3} ...", end=" ", file=sys.stderr, flush=True)
+                    if client == "wrk":
+                        cpu0, t0 = proc_cpu_seconds(server.pid), None
+                        # warm-up happens inside run_wrk: measure server CPU around the whole call,
+                        # minus the warm-up run, by sampling just before the measured wrk.
+                        result = run_wrk(url, scenario, c, args.duration, args.warmup, samples, workdir)
+                        cpu1 = proc_cpu_seconds(server.pid)
+                        server_cpu = None
+                        if cpu0 is not None and cpu1 is not None:
+                            server_cpu = 100 * (cpu1 - cpu0) / (result["wall_s"] + args.warmup)
+                        del t0
+                    else:
+                        cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", "--url", url,
+                               "--scenario", scenario, "--concurrency", str(c), "--duration", str(args.duration),
+                               "--warmup", str(args.warmup), "--samples", str(samples_path)]
+                        worker = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+                        time.sleep(args.warmup)  # server CPU measured over the measured window only
+                        cpu0, w0 = proc_cpu_seconds(server.pid), time.monotonic()
+                        out, _ = worker.communicate(timeout=args.warmup + args.duration + 120)
+                        cpu1, w1 = proc_cpu_seconds(server.pid), time.monotonic()
+                        if worker.returncode != 0:
+                            raise RuntimeError(f"load generator failed ({worker.returncode})")
+                        result = json.loads(out.strip().splitlines()[-1])
+                        server_cpu = None
+                        if cpu0 is not None and cpu1 is not None:
+                            server_cpu = 100 * (cpu1 - cpu0) / (w1 - w0)
+                    row = {"scenario": scenario, "concurrency": c, **result, "server_cpu_pct": server_cpu}
+                    rows.append(row)
+                    print(f"{row['rps']:8.0f} req/s  p50 {fmt(row['p50_ms'], 2)} ms  p99 {fmt(row['p99_ms'], 2)} ms  "
+                          f"errors {row['errors']}  client CPU {fmt(row['client_cpu_pct'], 0)}%  "
+                          f"server CPU {fmt(server_cpu, 0)}%", file=sys.stderr, flush=True)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists()
+        else platform.processor(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "data_dir": str(args.data_dir),
+        "store_counts": samples["counts"],
+        "store_resources": sum(samples["counts"].values()),
+        "store_mb": store_mb,
+        "synchronous": args.sqlite_synchronous,
+        "client": "wrk" if client == "wrk" else "asyncio + httpx.AsyncClient (uvloop)",
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "command": " ".join([Path(sys.executable).name if False else sys.executable.replace(str(REPO) + "/", ""),
+                             str(Path(__file__).resolve()).replace(str(REPO) + "/", ""), *argv]),
+    }
+    md, js = write_reports(args.out, meta, rows)
+    print(f"wrote {md} and {js}", file=sys.stderr)
+    print(md.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
