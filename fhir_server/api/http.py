@@ -56,23 +56,26 @@ class HttpAdapter:
     async def __call__(self, request: Request) -> Response:
         try:
             segments = [s for s in request.url.path.split("/") if s]
-            handler = self.interactions.route(request.method, segments)
-            req = await self._fhir_request(request, segments)
+            method = "GET" if request.method == "HEAD" else request.method  # HEAD: GET without the body
+            handler = self.interactions.route(method, segments)
+            req = await self._fhir_request(request, method, segments)
             response = await handler(self.interactions, req, None)
-            return self._render(req, response)
+            rendered = self._render(req, response)
+            if request.method == "HEAD":
+                return Response(None, rendered.status_code, headers={**rendered.headers, "content-length": "0"})
+            return rendered
         except FhirError as exc:
             return error_response(exc.status, exc.issues)
         except Exception:  # noqa: BLE001 - the last line of defence: log, never leak
             log.exception("Unhandled error on %s %s", request.method, request.url.path)
             return error_response(500, [Issue("exception", "Internal server error; the details are in the server log")])
 
-    async def _fhir_request(self, request: Request, segments: list[str]) -> FhirRequest:
+    async def _fhir_request(self, request: Request, method: str, segments: list[str]) -> FhirRequest:
         params = request.query_params.multi_items()
         check_acceptable(request.query_params.get("_format"), request.headers.get("accept"))
         check_summary(request.query_params.get("_summary"))
         headers = request.headers
         body: Any = None
-        method = request.method
         if method in _BODY_METHODS:
             raw = await read_body(request, self.max_body_bytes)
             content_type = headers.get("content-type", "")

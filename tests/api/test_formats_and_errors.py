@@ -66,14 +66,20 @@ def test_pretty(client):
         ("PUT", "/Patient/1/_history", 405),
         ("POST", "/Patient/1", 405),
         ("GET", "/", 405),
-        ("HEAD", "/Patient", 405),
+        ("OPTIONS", "/Patient", 405),
     ],
 )
 def test_unknown_types_and_methods(client, method, url, status):
     r = client.request(method, url)
     assert r.status_code == status
-    if method != "HEAD":
-        assert r.json()["resourceType"] == "OperationOutcome"
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_head_is_get_without_body(client):
+    pid = client.post("/Patient", json=patient()).json()["id"]
+    r = client.head(f"/Patient/{pid}")
+    assert r.status_code == 200 and r.content == b"" and r.headers["etag"] == 'W/"1"'
+    assert client.head("/Patient/missing").status_code == 404
 
 
 def test_body_size_limit_is_413(tmp_path):
