@@ -40,6 +40,7 @@ MODIFIERS = {
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+MAX_VALUES = 500  # values in one search, OR and AND together: keeps every query cheap to plan
 
 
 def _unescape(value: str) -> str:
@@ -83,6 +84,8 @@ class SearchParser:
                 continue
             clauses.append(self._clause(name, kind, modifier or None, raw, known.get(name)))
             canonical.append((key, raw))
+        if sum(len(c.values) for c in clauses) > MAX_VALUES:
+            raise BadRequest(f"A search may combine at most {MAX_VALUES} values")
         count = self._count(result.get("_count"))
         total = result.get("_total", "accurate")
         if total not in ("none", "estimate", "accurate"):
