@@ -14,6 +14,7 @@ from fhir_server import __version__
 from fhir_server.api.capability import capability_statement
 from fhir_server.api.http import METHODS, HttpAdapter
 from fhir_server.api.interactions import Interactions
+from fhir_server.api.operations import OperationRegistry
 from fhir_server.api.request_log import RequestLogMiddleware
 from fhir_server.api.transactions import BundleProcessor
 from fhir_server.config import Settings
@@ -35,8 +36,13 @@ def create_app(settings: Settings) -> FastAPI:
     store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
     parser = SearchParser(registry, tz, base_url, settings.default_page_size, settings.max_page_size)
     repository = Repository(store, IndexExtractor(registry, tz), parser)
-    capability = capability_statement(base_url, SUPPORTED_TYPES, registry, format_instant(time.time_ns() // 1000))
-    interactions = Interactions(repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size)
+    operations = OperationRegistry()
+    capability = capability_statement(
+        base_url, SUPPORTED_TYPES, registry, operations, format_instant(time.time_ns() // 1000)
+    )
+    interactions = Interactions(
+        repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations
+    )
     processor = BundleProcessor(repository, interactions.handle, base_url)
     interactions.bundle_handler = processor
 
@@ -57,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
     )
     app.state.repository = repository
+    app.state.operations = operations
     app.add_api_route(
         "/{path:path}",
         HttpAdapter(interactions, base_url, settings.max_body_bytes),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_server import FHIR_VERSION, __version__
+from fhir_server.api.operations import Operation, OperationRegistry
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 
 TYPE_INTERACTIONS = (
@@ -28,7 +29,19 @@ RESULT_PARAMS = (
 )
 
 
-def _resource(resource_type: str, registry: SearchParameterRegistry) -> dict[str, Any]:
+def _operations(operations: list[Operation]) -> dict[str, Any]:
+    listed = [
+        {
+            "name": op.name,
+            "definition": op.definition,
+            **({"documentation": op.documentation} if op.documentation else {}),
+        }
+        for op in operations
+    ]
+    return {"operation": listed} if listed else {}
+
+
+def _resource(resource_type: str, registry: SearchParameterRegistry, operations: OperationRegistry) -> dict[str, Any]:
     params = sorted(registry.supported_for_type(resource_type).values(), key=lambda p: p.code)
     return {
         "type": resource_type,
@@ -52,11 +65,12 @@ def _resource(resource_type: str, registry: SearchParameterRegistry) -> dict[str
             for p in params
         ]
         + [{"name": name, "type": kind, "documentation": doc} for name, kind, doc in RESULT_PARAMS],
+        **_operations(operations.for_type(resource_type)),
     }
 
 
 def capability_statement(
-    base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, date: str
+    base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry, date: str
 ) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -72,8 +86,9 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
-                "resource": [_resource(t, registry) for t in types],
+                "resource": [_resource(t, registry, operations) for t in types],
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+                **_operations(operations.system_level()),
             }
         ],
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from fhir_server.api import bundle_builders
 from fhir_server.api.messages import FhirRequest, FhirResponse
+from fhir_server.api.operations import OperationCall, OperationRegistry, call_parameters
 from fhir_server.api.subsetting import check_summary
 from fhir_server.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from fhir_server.fhir.dates import parse_date_range
@@ -57,17 +58,15 @@ class Interactions:
     supported_types: frozenset[str]
     capability: dict[str, Any]
     max_count: int
+    operations: OperationRegistry
     bundle_handler: Callable[[FhirRequest], Awaitable[FhirResponse]] | None = None
 
     def route(self, method: str, segments: list[str]) -> Handler:
         """The handler for a method and path; 404 for unknown paths or types, 405 for methods."""
+        if segments and segments[-1].startswith("$"):
+            return self._operation_route(method, segments)
         if segments and segments[0] not in ("metadata", "_history") and segments[0] not in self.supported_types:
-            if segments[0].startswith("$"):
-                raise NotFound(f"Operation {segments[0]} is not supported")
             raise NotFound(f"Resource type '{segments[0]}' is not supported by this server")
-        operation = next((s for s in segments if s.startswith("$")), None)
-        if operation:
-            raise NotFound(f"Operation {operation} is not supported")
         shape = self._shape(segments)
         handler = _ROUTES.get((shape, method))
         if handler is None:
@@ -75,6 +74,25 @@ class Interactions:
                 raise MethodNotAllowed(f"{method} is not allowed on {'/'.join(segments) or 'the base URL'}")
             raise NotFound(f"No FHIR interaction at '/{'/'.join(segments)}'")
         return handler
+
+    def _operation_route(self, method: str, segments: list[str]) -> Handler:
+        name = segments[-1][1:]
+        if len(segments) > 3 or (len(segments) > 1 and segments[0] not in self.supported_types):
+            raise NotFound(f"No operation at '/{'/'.join(segments)}'")
+        resource_type = segments[0] if len(segments) > 1 else None
+        resource_id = segments[1] if len(segments) == 3 else None
+        operation = self.operations.find(name, resource_type, instance=resource_id is not None)
+        if operation is None:
+            where = f" on {resource_type}{' instances' if resource_id else ''}" if resource_type else ""
+            raise NotFound(f"Operation ${name} is not supported{where}")
+        if method not in ("GET", "POST") or (method == "GET" and operation.affects_state):
+            raise MethodNotAllowed(f"${name} takes {'POST' if operation.affects_state else 'GET or POST'}")
+
+        async def run(self: Interactions, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+            call = OperationCall(req, resource_type, resource_id, call_parameters(req), tx)
+            return await operation.handler(call)
+
+        return run
 
     async def handle(self, req: FhirRequest, tx: StoreTransaction | None = None) -> FhirResponse:
         return await self.route(req.method, req.segments)(self, req, tx)
