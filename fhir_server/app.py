@@ -34,7 +34,14 @@ def create_app(settings: Settings) -> FastAPI:
     tz = ZoneInfo(settings.local_timezone)
     registry = SearchParameterRegistry.load_default()
     store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
-    parser = SearchParser(registry, tz, base_url, settings.default_page_size, settings.max_page_size)
+    parser = SearchParser(
+        registry,
+        tz,
+        base_url,
+        settings.default_page_size,
+        settings.max_page_size,
+        supported_types=frozenset(SUPPORTED_TYPES),
+    )
     repository = Repository(store, IndexExtractor(registry, tz), parser)
     operations = OperationRegistry()
     capability = capability_statement(

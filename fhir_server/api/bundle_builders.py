@@ -18,7 +18,7 @@ from fhir_server.fhir.repository import format_instant
 from fhir_server.fhir.search.parser import ParsedSearch
 from fhir_server.store.base import Page, StoredVersion
 
-_PASSED_ON = ("_summary", "_elements", "_total", "_format", "_pretty")
+_PASSED_ON = ("_sort", "_summary", "_elements", "_total", "_format", "_pretty")
 
 
 def embedded(version: StoredVersion, summary: str | None, elements: str | None, parse: bool) -> Any:
@@ -52,7 +52,9 @@ def _bundle(kind: str, now_us: int) -> dict[str, Any]:
     }
 
 
-def searchset(base: str, parsed: ParsedSearch, page: Page, now_us: int, pretty: bool) -> dict[str, Any]:
+def searchset(
+    base: str, parsed: ParsedSearch, page: Page, included: list[StoredVersion], now_us: int, pretty: bool
+) -> dict[str, Any]:
     result = parsed.result_params
     summary, elements = result.get("_summary"), result.get("_elements")
     rtype = parsed.query.resource_type
@@ -71,6 +73,13 @@ def searchset(base: str, parsed: ParsedSearch, page: Page, now_us: int, pretty: 
                 "search": {"mode": "match"},
             }
             for v in page.items
+        ] + [
+            {
+                "fullUrl": f"{base}/{v.type}/{v.id}",
+                "resource": embedded(v, summary, elements, pretty),
+                "search": {"mode": "include"},
+            }
+            for v in included
         ]
     if parsed.issues:
         entries.append({"resource": operation_outcome(parsed.issues), "search": {"mode": "outcome"}})

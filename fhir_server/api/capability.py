@@ -26,6 +26,7 @@ RESULT_PARAMS = (
     ("_summary", "token", "true | text | data | count | false"),
     ("_elements", "string", "Comma-separated top-level elements to return"),
     ("_total", "token", "none | estimate | accurate"),
+    ("_sort", "string", "Comma-separated search parameters, '-' for descending"),
 )
 
 
@@ -41,7 +42,21 @@ def _operations(operations: list[Operation]) -> dict[str, Any]:
     return {"operation": listed} if listed else {}
 
 
-def _resource(resource_type: str, registry: SearchParameterRegistry, operations: OperationRegistry) -> dict[str, Any]:
+def _includes(resource_type: str, types: tuple[str, ...], registry: SearchParameterRegistry) -> dict[str, Any]:
+    own = registry.supported_for_type(resource_type).values()
+    includes = sorted(f"{resource_type}:{p.code}" for p in own if p.type == "reference")
+    reverse = sorted(
+        f"{source}:{p.code}"
+        for source in types
+        for p in registry.supported_for_type(source).values()
+        if p.type == "reference" and (not p.targets or resource_type in p.targets)
+    )
+    return {"searchInclude": includes, "searchRevInclude": reverse}
+
+
+def _resource(
+    resource_type: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry
+) -> dict[str, Any]:
     params = sorted(registry.supported_for_type(resource_type).values(), key=lambda p: p.code)
     return {
         "type": resource_type,
@@ -55,6 +70,7 @@ def _resource(resource_type: str, registry: SearchParameterRegistry, operations:
         "conditionalUpdate": True,
         "conditionalDelete": "single",
         "referencePolicy": ["literal", "logical"],
+        **_includes(resource_type, types, registry),
         "searchParam": [
             {
                 "name": p.code,
@@ -86,7 +102,7 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
-                "resource": [_resource(t, registry, operations) for t in types],
+                "resource": [_resource(t, types, registry, operations) for t in types],
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 **_operations(operations.system_level()),
             }

@@ -140,9 +140,11 @@ class Interactions:
 
     async def search(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         check_summary(req.param("_summary"))
-        parsed, page = await self.repository.search(req.segments[0], req.params, strict=req.strict, reader=tx)
+        parsed, page, included = await self.repository.search(
+            req.segments[0], req.params, strict=req.strict, reader=tx
+        )
         pretty = req.param("_pretty") == "true"
-        bundle = bundle_builders.searchset(self.base_url, parsed, page, time.time_ns() // 1000, pretty)
+        bundle = bundle_builders.searchset(self.base_url, parsed, page, included, time.time_ns() // 1000, pretty)
         return FhirResponse(200, bundle)
 
     async def history(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class TokenEntry:
+    """Also carries Reference.identifier values, under the parameter name "<param>:identifier"."""
+
     param: str
     system: str | None
     code: str | None
@@ -47,6 +49,24 @@ class UriEntry:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class NumberEntry:
+    """A number as the range its precision implies: 2.50 → [2.495, 2.505]."""
+
+    param: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityEntry:
+    param: str
+    system: str | None
+    code: str | None  # the unit code (or the unit text when no code)
+    low: float
+    high: float
+
+
 @dataclass(slots=True)
 class ResourceIndex:
     tokens: list[TokenEntry] = field(default_factory=list)
@@ -54,3 +74,5 @@ class ResourceIndex:
     dates: list[DateEntry] = field(default_factory=list)
     references: list[ReferenceEntry] = field(default_factory=list)
     uris: list[UriEntry] = field(default_factory=list)
+    numbers: list[NumberEntry] = field(default_factory=list)
+    quantities: list[QuantityEntry] = field(default_factory=list)

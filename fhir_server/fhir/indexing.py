@@ -15,7 +15,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fhir_server.fhir.dates import DEFAULT_TZ, parse_date_range, period_range
-from fhir_server.fhir.index_model import DateEntry, ReferenceEntry, ResourceIndex, StringEntry, TokenEntry, UriEntry
+from fhir_server.fhir.index_model import (
+    DateEntry,
+    NumberEntry,
+    QuantityEntry,
+    ReferenceEntry,
+    ResourceIndex,
+    StringEntry,
+    TokenEntry,
+    UriEntry,
+)
+from fhir_server.fhir.numbers import number_range
 from fhir_server.fhir.references import ParsedReference, parse_canonical, parse_reference
 from fhir_server.fhir.search_parameters import SearchParam, SearchParameterRegistry
 from fhir_server.fhir.text import normalize_string
@@ -68,6 +78,10 @@ def _add_token(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInf
             kind = value.get("type")
             text = _text(kind.get("text")) if isinstance(kind, dict) else None
             out.append(TokenEntry(param.code, system if isinstance(system, str) else None, value["value"], text))
+            for coding in kind.get("coding", ()) if isinstance(kind, dict) else ():  # for :of-type
+                if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                    type_system = coding.get("system") if isinstance(coding.get("system"), str) else None
+                    out.append(TokenEntry(f"{param.code}:of-type", type_system, f"{coding['code']}|{value['value']}"))
     elif "code" in value or "system" in value:  # Coding
         system, code = value.get("system"), value.get("code")
         out.append(
@@ -112,6 +126,8 @@ def _add_reference(index: ResourceIndex, param: SearchParam, value: Any, tz: Zon
         parsed = parse_canonical(value)
     elif not isinstance(value, dict):
         return
+    elif "identifier" in value and "reference" not in value:  # a Reference by identifier only
+        parsed = None
     elif isinstance(value.get("reference"), str):  # Reference
         declared = value.get("type")
         default = declared if isinstance(declared, str) else param.targets[0] if len(param.targets) == 1 else None
@@ -122,11 +138,38 @@ def _add_reference(index: ResourceIndex, param: SearchParam, value: Any, tz: Zon
         return
     if parsed is not None:
         index.references.append(ReferenceEntry(param.code, *parsed))
+    identifier = value.get("identifier") if isinstance(value, dict) else None
+    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):  # for :identifier
+        system = identifier.get("system")
+        index.tokens.append(
+            TokenEntry(f"{param.code}:identifier", system if isinstance(system, str) else None, identifier["value"])
+        )
 
 
 def _add_uri(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInfo) -> None:
     if isinstance(value, str) and value:
         index.uris.append(UriEntry(param.code, value))
+
+
+def _add_number(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInfo) -> None:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        index.numbers.append(NumberEntry(param.code, *number_range(value)))
+
+
+def _add_quantity(index: ResourceIndex, param: SearchParam, value: Any, tz: ZoneInfo) -> None:
+    """Quantity (and Age, Duration, …) by value; Range by its low and high."""
+    if not isinstance(value, dict):
+        return
+    if "low" in value or "high" in value:
+        bound = value.get("low") or value.get("high") or {}
+        low = value.get("low", {}).get("value", float("-inf"))
+        high = value.get("high", {}).get("value", float("inf"))
+        system, code = bound.get("system"), bound.get("code") or bound.get("unit")
+        index.quantities.append(QuantityEntry(param.code, system, code, float(low), float(high)))
+    elif isinstance(value.get("value"), int | float):
+        low, high = number_range(value["value"])
+        code = value.get("code") or value.get("unit")
+        index.quantities.append(QuantityEntry(param.code, value.get("system"), code, low, high))
 
 
 ADDERS: dict[str, Adder] = {
@@ -135,6 +178,8 @@ ADDERS: dict[str, Adder] = {
     "date": _add_date,
     "reference": _add_reference,
     "uri": _add_uri,
+    "number": _add_number,
+    "quantity": _add_quantity,
 }
 
 
@@ -171,7 +216,7 @@ class IndexExtractor:
                         log.debug("%s.%s: value %r not indexed: %s", resource_type, param.code, value, exc)
             except Exception:  # never fail a write because of one parameter
                 self._log_once(resource_type, param)
-        for name in ("tokens", "strings", "dates", "references", "uris"):
+        for name in ("tokens", "strings", "dates", "references", "uris", "numbers", "quantities"):
             entries = getattr(index, name)
             if len(entries) > 1:
                 setattr(index, name, list(dict.fromkeys(entries)))

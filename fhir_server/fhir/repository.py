@@ -20,6 +20,7 @@ import orjson
 
 from fhir_server.errors import BadRequest, Conflict, Gone, NotFound, PreconditionFailed, Unprocessable
 from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.fhir.search.includes import resolve_includes
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
 from fhir_server.fhir.search.query import HistoryQuery
 from fhir_server.fhir.validation import validate_structure
@@ -106,9 +107,13 @@ class Repository:
         *,
         strict: bool = False,
         reader: StoreReader | None = None,
-    ) -> tuple[ParsedSearch, Page]:
+    ) -> tuple[ParsedSearch, Page, list[StoredVersion]]:
+        """Matches of one page, and the resources its _include/_revinclude bring along."""
         parsed = self.parser.parse(resource_type, params, strict=strict)
-        return parsed, await (reader or self.store).search(parsed.query)
+        source = reader or self.store
+        page = await source.search(parsed.query)
+        included = await resolve_includes(source, parsed.query.includes, page.items) if parsed.query.includes else []
+        return parsed, page, included
 
     async def history(self, query: HistoryQuery) -> Page:
         return await self.store.history(query)

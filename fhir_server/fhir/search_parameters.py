@@ -19,7 +19,7 @@ from typing import Any
 from fhir_server.fhir.expressions import Evaluator
 
 # Parameter types the index model (index_model.py) can answer.
-SUPPORTED_SEARCH_TYPES = frozenset({"token", "string", "reference", "date", "uri"})
+SUPPORTED_SEARCH_TYPES = frozenset({"token", "string", "reference", "date", "uri", "number", "quantity"})
 SEARCH_TYPES = SUPPORTED_SEARCH_TYPES | {"number", "quantity", "composite", "special"}
 # Answered by the store from its own columns rather than from index entries.
 COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})

@@ -58,6 +58,14 @@ class StoreReader(ABC):
     @abstractmethod
     async def history(self, query: HistoryQuery) -> Page: ...
 
+    @abstractmethod
+    async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
+        """Current resources that the ``param`` references of ``sources`` point to (_include)."""
+
+    @abstractmethod
+    async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
+        """Current ``source_type`` resources whose ``param`` references point to ``targets`` (_revinclude)."""
+
 
 class StoreTransaction(StoreReader):
     @abstractmethod

@@ -15,13 +15,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_TABLES
-from fhir_server.store.sqlite_search import clause_condition
+from fhir_server.store.sqlite_search import SqlTranslator, keyset_condition, sort_expression
 
 _COLUMNS = "type, id, version_id, last_updated, lu_us, method, body"
+MAX_INCLUDED = 1000  # resources one _include or _revinclude may add to a page
 
 
 def _version(row: tuple[Any, ...]) -> StoredVersion:
@@ -36,13 +40,6 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-65536")
     return conn
-
-
-def _parse_cursor(cursor: str | None) -> tuple[str, int] | None:
-    """Cursors are 'a<key>' (after key) or 'b<key>' (before key); anything else is ignored."""
-    if cursor and len(cursor) > 1 and cursor[0] in "ab" and cursor[1:].isdigit():
-        return cursor[0], int(cursor[1:])
-    return None
 
 
 class _SqliteReader(StoreReader):
@@ -63,20 +60,19 @@ class _SqliteReader(StoreReader):
         return _version(row) if row else None
 
     async def search(self, query: SearchQuery) -> Page:
+        translator = SqlTranslator()
         conds = ["r.type = ?", "r.body IS NOT NULL"]
         args: list[Any] = [query.resource_type]
-        for clause in query.clauses:
-            sql, clause_args = clause_condition(clause, query.resource_type)
+        for criterion in query.criteria:
+            sql, criterion_args = translator.criterion(criterion, query.resource_type, "r")
             conds.append(sql)
-            args.extend(clause_args)
+            args.extend(criterion_args)
         where = " AND ".join(conds)
         total = None
         if query.with_total:
             total = self._conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
-        select = (
-            f"SELECT r.rid, {', '.join('r.' + c.strip() for c in _COLUMNS.split(','))} FROM resources r WHERE {where}"
-        )
-        return self._page(select, args, "r.rid", _parse_cursor(query.cursor), query.count, ascending=True, total=total)
+        keys = [(sort_expression(k, "r"), k.descending) for k in query.sort] + [("r.rid", False)]
+        return self._page("resources r", _prefixed(_COLUMNS, "r"), where, args, keys, query.cursor, query.count, total)
 
     async def history(self, query: HistoryQuery) -> Page:
         conds, args = ["1"], []
@@ -91,31 +87,60 @@ class _SqliteReader(StoreReader):
             args.append(query.since_us)
         where = " AND ".join(conds)
         total = self._conn.execute(f"SELECT count(*) FROM history h WHERE {where}", args).fetchone()[0]
-        select = (
-            f"SELECT h.seq, {', '.join('h.' + c.strip() for c in _COLUMNS.split(','))} FROM history h WHERE {where}"
-        )
-        return self._page(select, args, "h.seq", _parse_cursor(query.cursor), query.count, ascending=False, total=total)
+        keys = [("h.seq", True)]
+        return self._page("history h", _prefixed(_COLUMNS, "h"), where, args, keys, query.cursor, query.count, total)
+
+    async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
+        found: list[StoredVersion] = []
+        for source_type, ids in _ids_by_type(sources).items():
+            sql = (
+                f"SELECT {_prefixed(_COLUMNS, 't')} FROM resources s JOIN idx_reference ref ON ref.rid = s.rid "
+                "JOIN resources t ON t.type = ref.target_type AND t.id = ref.target_id "
+                "WHERE s.type = ? AND s.id IN (SELECT value FROM json_each(?)) AND ref.param = ? AND t.body IS NOT NULL"
+            )
+            args: list[Any] = [source_type, orjson.dumps(ids).decode(), param]
+            if target_type:
+                sql += " AND ref.target_type = ?"
+                args.append(target_type)
+            found += [_version(row) for row in self._conn.execute(sql + f" LIMIT {MAX_INCLUDED}", args)]
+        return found
+
+    async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
+        found: list[StoredVersion] = []
+        for target_type, ids in _ids_by_type(targets).items():
+            sql = (
+                f"SELECT {_prefixed(_COLUMNS, 's')} FROM idx_reference ref JOIN resources s ON s.rid = ref.rid "
+                "WHERE ref.type = ? AND ref.param = ? AND ref.target_type = ? "
+                "AND ref.target_id IN (SELECT value FROM json_each(?)) AND s.body IS NOT NULL"
+            )
+            args = [source_type, param, target_type, orjson.dumps(ids).decode()]
+            found += [_version(row) for row in self._conn.execute(sql + f" LIMIT {MAX_INCLUDED}", args)]
+        return found
 
     def _page(
         self,
-        select: str,
+        source: str,
+        columns: str,
+        where: str,
         args: list[Any],
-        key: str,
-        cursor: tuple[str, int] | None,
+        keys: list[tuple[str, bool]],
+        cursor: str | None,
         count: int,
-        *,
-        ascending: bool,
         total: int | None,
     ) -> Page:
-        """Keyset paging on a unique increasing key: pages never skip or repeat rows when
-        others are inserted or deleted meanwhile. 'a' walks in the listing order, 'b' back."""
-        forward = cursor is None or cursor[0] == "a"
-        walk_ascending = ascending == forward
+        """Keyset paging on (sort keys…, unique key): pages never skip or repeat rows when
+        others are inserted or deleted meanwhile. An 'a' cursor walks on, a 'b' cursor back."""
+        position = decode_cursor(cursor, len(keys))
+        forward = position is None or position[0] == "a"
+        key_list = ", ".join(expr for expr, _ in keys)
+        select = f"SELECT {key_list}, {columns} FROM {source} WHERE {where}"
         sql, page_args = select, list(args)
-        if cursor is not None:
-            sql += f" AND {key} {'>' if walk_ascending else '<'} ?"
-            page_args.append(cursor[1])
-        sql += f" ORDER BY {key} {'ASC' if walk_ascending else 'DESC'} LIMIT ?"
+        if position is not None:
+            cond, cond_args = keyset_condition(keys, position[1], after=forward)
+            sql += f" AND ({cond})"
+            page_args += cond_args
+        order = ", ".join(f"{expr} {'DESC' if desc == forward else 'ASC'}" for expr, desc in keys)
+        sql += f" ORDER BY {order} LIMIT ?"
         page_args.append(count + 1)
         rows = self._conn.execute(sql, page_args).fetchall()
         more = len(rows) > count
@@ -124,20 +149,32 @@ class _SqliteReader(StoreReader):
             rows.reverse()
         if not rows:
             return Page([], total, None, None)
-        first, last = rows[0][0], rows[-1][0]
+        n = len(keys)
+        first, last = list(rows[0][:n]), list(rows[-1][:n])
 
-        def exists_beyond(edge: int, after: bool) -> bool:
-            op = (">" if ascending else "<") if after else ("<" if ascending else ">")
-            return self._conn.execute(f"{select} AND {key} {op} ? LIMIT 1", [*args, edge]).fetchone() is not None
+        def exists_beyond(values: list[Any], after: bool) -> bool:
+            cond, cond_args = keyset_condition(keys, values, after=after)
+            return self._conn.execute(f"{select} AND ({cond}) LIMIT 1", [*args, *cond_args]).fetchone() is not None
 
         has_next = more if forward else exists_beyond(last, after=True)
-        has_previous = more if not forward else cursor is not None and exists_beyond(first, after=False)
+        has_previous = more if not forward else position is not None and exists_beyond(first, after=False)
         return Page(
-            [_version(row[1:]) for row in rows],
+            [_version(row[n:]) for row in rows],
             total,
-            f"a{last}" if has_next else None,
-            f"b{first}" if has_previous else None,
+            encode_cursor("a", last) if has_next else None,
+            encode_cursor("b", first) if has_previous else None,
         )
+
+
+def _prefixed(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def _ids_by_type(versions: list[StoredVersion]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for v in versions:
+        grouped.setdefault(v.type, []).append(v.id)
+    return grouped
 
 
 class _SqliteTransaction(_SqliteReader, StoreTransaction):
@@ -190,6 +227,16 @@ class _SqliteTransaction(_SqliteReader, StoreTransaction):
         if index.uris:
             conn.executemany(
                 "INSERT INTO idx_uri VALUES (?, ?, ?, ?)", [(rid, rtype, e.param, e.value) for e in index.uris]
+            )
+        if index.numbers:
+            conn.executemany(
+                "INSERT INTO idx_number VALUES (?, ?, ?, ?, ?)",
+                [(rid, rtype, e.param, e.low, e.high) for e in index.numbers],
+            )
+        if index.quantities:
+            conn.executemany(
+                "INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(rid, rtype, e.param, e.system, e.code, e.low, e.high) for e in index.quantities],
             )
 
 

@@ -37,21 +37,21 @@ CREATE TABLE IF NOT EXISTS idx_token (
     system TEXT, code TEXT, text TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (type, param, code, system);
-CREATE INDEX IF NOT EXISTS idx_token_rid ON idx_token (rid);
+CREATE INDEX IF NOT EXISTS idx_token_rid ON idx_token (rid, param, code);
 
 CREATE TABLE IF NOT EXISTS idx_string (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     value TEXT NOT NULL, raw TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (type, param, value);
-CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string (rid);
+CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string (rid, param, value);
 
 CREATE TABLE IF NOT EXISTS idx_date (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     low INTEGER NOT NULL, high INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (type, param, low);
-CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid);
+CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid, param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_reference (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
@@ -59,13 +59,26 @@ CREATE TABLE IF NOT EXISTS idx_reference (
 );
 CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (type, param, target_id, target_type);
 CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (type, param, url);
-CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid);
+CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid, param, target_type, target_id);
 
 CREATE TABLE IF NOT EXISTS idx_uri (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (type, param, value);
-CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid);
+CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid, param, value);
+
+CREATE TABLE IF NOT EXISTS idx_number (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_number_low ON idx_number (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number (rid, param, low, high);
+
+CREATE TABLE IF NOT EXISTS idx_quantity (
+    rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    system TEXT, code TEXT, low REAL NOT NULL, high REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_quantity_low ON idx_quantity (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity (rid, param, low, high);
 """
 
-INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_uri")
+INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_uri", "idx_number", "idx_quantity")

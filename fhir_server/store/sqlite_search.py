@@ -1,17 +1,28 @@
-"""Translate the backend-neutral :class:`SearchQuery` into SQLite conditions.
+"""Translate the backend-neutral search query into SQLite (https://hl7.org/fhir/R4/search.html).
 
-Each clause becomes one ``r.rid IN (…)`` sub-select on the index table of its type;
-the values of a clause are OR-ed inside it (https://hl7.org/fhir/R4/search.html).
+Each criterion becomes one condition on a ``resources`` row alias: a clause is an
+``alias.rid IN (…)`` sub-select on the index table of its type, its values OR-ed inside;
+chains and ``_has`` nest sub-selects over ``idx_reference``. Sort keys are per-row
+aggregates of index values, so that keyset paging works for any sort.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import orjson
+
 from fhir_server.fhir.search.query import (
+    Chain,
     Clause,
-    DateValue,
+    CodeSetValue,
+    Criterion,
+    QuantityValue,
+    RangeValue,
     ReferenceValue,
+    ReverseChain,
+    SortKey,
     StringValue,
     TokenValue,
     UriValue,
@@ -23,37 +34,20 @@ TABLE_FOR_KIND = {
     "date": "idx_date",
     "reference": "idx_reference",
     "uri": "idx_uri",
+    "number": "idx_number",
+    "quantity": "idx_quantity",
 }
 _MAX_CHAR = "\U0010ffff"
+_HUGE = 9.0e18
+SQL = tuple[str, list[Any]]
 
 
-def _token(value: TokenValue, modifier: str | None) -> tuple[str, list[Any]]:
-    if modifier == "text":
-        return "instr(text, ?) > 0", [value.code or ""]
-    parts: list[str] = []
-    args: list[Any] = []
-    if value.code is not None:
-        parts.append("code = ?")
-        args.append(value.code)
-    if value.system_given:
-        if value.system is None:
-            parts.append("system IS NULL")
-        else:
-            parts.append("system = ?")
-            args.append(value.system)
-    return " AND ".join(parts) or "1", args
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _string(value: StringValue, modifier: str | None) -> tuple[str, list[Any]]:
-    if modifier == "exact":
-        return "raw = ?", [value.raw]
-    if modifier == "contains":
-        return "instr(value, ?) > 0", [value.normalized]
-    return "value >= ? AND value < ?", [value.normalized, value.normalized + _MAX_CHAR]
-
-
-def date_condition(value: DateValue, low: str, high: str) -> tuple[str, list[Any]]:
-    """Range semantics of the R4 prefixes, resource range [low, high] vs the value's range."""
+def range_condition(value: RangeValue | QuantityValue, low: str, high: str) -> SQL:
+    """R4 prefix semantics: the resource's range [low, high] against the value's range."""
     p, sl, sh = value.prefix, value.low, value.high
     if p == "eq":
         return f"{low} >= ? AND {high} <= ?", [sl, sh]
@@ -71,11 +65,43 @@ def date_condition(value: DateValue, low: str, high: str) -> tuple[str, list[Any
         return f"{low} > ?", [sh]
     if p == "eb":
         return f"{high} < ?", [sl]
-    # ap: overlaps the value's range (the parser has already widened it)
-    return f"{low} <= ? AND {high} >= ?", [sh, sl]
+    return f"{low} <= ? AND {high} >= ?", [sh, sl]  # ap: overlap with the widened range
 
 
-def _reference(value: ReferenceValue, modifier: str | None) -> tuple[str, list[Any]]:
+def _token(value: TokenValue | CodeSetValue, modifier: str | None) -> SQL:
+    if isinstance(value, CodeSetValue):
+        codes = orjson.dumps(sorted({code for _, code in value.codes})).decode()
+        pairs = orjson.dumps(sorted(f"{system or ''}|{code}" for system, code in value.codes)).decode()
+        return (
+            "code IN (SELECT value FROM json_each(?)) AND (coalesce(system, '') || '|' || code) IN "
+            "(SELECT value FROM json_each(?))",
+            [codes, pairs],
+        )
+    if modifier == "text":
+        return "instr(text, ?) > 0", [value.code or ""]
+    parts: list[str] = []
+    args: list[Any] = []
+    if value.code is not None:
+        parts.append("code = ?")
+        args.append(value.code)
+    if value.system_given:
+        if value.system is None:
+            parts.append("system IS NULL")
+        else:
+            parts.append("system = ?")
+            args.append(value.system)
+    return " AND ".join(parts) or "1", args
+
+
+def _string(value: StringValue, modifier: str | None) -> SQL:
+    if modifier == "exact":
+        return "raw = ?", [value.raw]
+    if modifier == "contains":
+        return "instr(value, ?) > 0", [value.normalized]
+    return "value >= ? AND value < ?", [value.normalized, value.normalized + _MAX_CHAR]
+
+
+def _reference(value: ReferenceValue, modifier: str | None) -> SQL:
     if value.url is not None:
         return "url = ?", [value.url]
     parts, args = ["target_id = ?"], [value.target_id]
@@ -86,47 +112,136 @@ def _reference(value: ReferenceValue, modifier: str | None) -> tuple[str, list[A
     return " AND ".join(parts), args
 
 
-def _uri(value: UriValue, modifier: str | None) -> tuple[str, list[Any]]:
+def _uri(value: UriValue, modifier: str | None) -> SQL:
     if modifier == "below":
-        return "(value = ? OR (value >= ? AND value < ?))", [
-            value.value,
-            value.value.rstrip("/") + "/",
-            value.value.rstrip("/") + "/" + _MAX_CHAR,
-        ]
+        prefix = value.value.rstrip("/") + "/"
+        return "(value = ? OR (value >= ? AND value < ?))", [value.value, prefix, prefix + _MAX_CHAR]
     if modifier == "above":
-        return "? >= value AND substr(?, 1, length(value)) = value", [value.value, value.value]
+        return "substr(?, 1, length(value)) = value", [value.value]
     return "value = ?", [value.value]
 
 
-def _value_condition(kind: str, value: Any, modifier: str | None) -> tuple[str, list[Any]]:
+def _quantity(value: QuantityValue) -> SQL:
+    cond, args = range_condition(value, "low", "high")
+    if value.system is not None:
+        cond += " AND system = ?"
+        args.append(value.system)
+    if value.code is not None:
+        cond += " AND code = ?"
+        args.append(value.code)
+    return cond, args
+
+
+def _value_condition(kind: str, value: Any, modifier: str | None) -> SQL:
     if kind == "token":
         return _token(value, modifier)
     if kind == "string":
         return _string(value, modifier)
-    if kind == "date":
-        return date_condition(value, "low", "high")
+    if kind in ("date", "number"):
+        return range_condition(value, "low", "high")
+    if kind == "quantity":
+        return _quantity(value)
     if kind == "reference":
         return _reference(value, modifier)
     return _uri(value, modifier)
 
 
-def clause_condition(clause: Clause, resource_type: str) -> tuple[str, list[Any]]:
-    """SQL condition on the ``resources r`` row for one clause."""
-    if clause.kind == "id":
-        marks = ", ".join("?" for _ in clause.values)
-        negate = "NOT " if clause.modifier == "not" else ""
-        return f"r.id {negate}IN ({marks})", [v.code for v in clause.values]  # type: ignore[union-attr]
-    if clause.kind == "lastUpdated":
-        ors = [date_condition(v, "r.lu_us", "r.lu_us") for v in clause.values]  # type: ignore[arg-type]
-        return "(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args]
-    table = TABLE_FOR_KIND[clause.kind]
-    base = f"SELECT rid FROM {table} WHERE type = ? AND param = ?"
-    base_args: list[Any] = [resource_type, clause.param]
-    if clause.missing is not None:
-        op = "NOT IN" if clause.missing else "IN"
-        return f"r.rid {op} ({base})", base_args
-    ors = [_value_condition(clause.kind, v, clause.modifier) for v in clause.values]
-    cond = " OR ".join(f"({c})" for c, _ in ors)
-    args = base_args + [a for _, vargs in ors for a in vargs]
-    op = "NOT IN" if clause.modifier == "not" else "IN"
-    return f"r.rid {op} ({base} AND ({cond}))", args
+class SqlTranslator:
+    """Builds conditions with fresh table aliases, so criteria can nest to any depth."""
+
+    def __init__(self) -> None:
+        self._aliases = itertools.count(1)
+
+    def criterion(self, criterion: Criterion, resource_type: str, alias: str) -> SQL:
+        if isinstance(criterion, Chain):
+            return self._chain(criterion, alias)
+        if isinstance(criterion, ReverseChain):
+            return self._reverse_chain(criterion, resource_type, alias)
+        return self._clause(criterion, resource_type, alias)
+
+    def _clause(self, clause: Clause, resource_type: str, alias: str) -> SQL:
+        if clause.kind == "id":
+            marks = ", ".join("?" for _ in clause.values)
+            negate = "NOT " if clause.modifier == "not" else ""
+            return f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values]  # type: ignore[union-attr]
+        if clause.kind == "lastUpdated":
+            ors = [range_condition(v, f"{alias}.lu_us", f"{alias}.lu_us") for v in clause.values]  # type: ignore[arg-type]
+            return "(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args]
+        table = TABLE_FOR_KIND[clause.kind]
+        base = f"SELECT rid FROM {table} WHERE type = ? AND param = ?"
+        base_args: list[Any] = [resource_type, clause.param]
+        if clause.missing is not None:
+            return f"{alias}.rid {'NOT IN' if clause.missing else 'IN'} ({base})", base_args
+        ors = [_value_condition(clause.kind, v, clause.modifier) for v in clause.values]
+        cond = " OR ".join(f"({c})" for c, _ in ors)
+        negate = clause.modifier in ("not", "not-in")
+        return (
+            f"{alias}.rid {'NOT IN' if negate else 'IN'} ({base} AND ({cond}))",
+            base_args + [a for _, vargs in ors for a in vargs],
+        )
+
+    def _chain(self, chain: Chain, alias: str) -> SQL:
+        selects, args = [], []
+        for target_type, inner in chain.branches:
+            n = next(self._aliases)
+            t, ref = f"t{n}", f"ref{n}"
+            inner_sql, inner_args = self.criterion(inner, target_type, t)
+            selects.append(
+                f"SELECT {ref}.rid FROM resources {t} JOIN idx_reference {ref} "
+                f"ON {ref}.target_id = {t}.id AND {ref}.target_type = {t}.type AND {ref}.param = ? "
+                f"WHERE {t}.type = ? AND {t}.body IS NOT NULL AND {inner_sql}"
+            )
+            args += [chain.param, target_type, *inner_args]
+        return f"{alias}.rid IN ({' UNION '.join(selects)})", args
+
+    def _reverse_chain(self, chain: ReverseChain, resource_type: str, alias: str) -> SQL:
+        n = next(self._aliases)
+        s, ref = f"s{n}", f"ref{n}"
+        inner_sql, inner_args = self.criterion(chain.inner, chain.source_type, s)
+        return (
+            f"{alias}.id IN (SELECT {ref}.target_id FROM idx_reference {ref} JOIN resources {s} ON {s}.rid = {ref}.rid "
+            f"WHERE {ref}.type = ? AND {ref}.param = ? AND {ref}.target_type = ? AND {s}.body IS NOT NULL "
+            f"AND {inner_sql})",
+            [chain.source_type, chain.param, resource_type, *inner_args],
+        )
+
+
+_SORT_COLUMN = {
+    "token": "code",
+    "string": "value",
+    "reference": "target_id",
+    "uri": "value",
+}
+
+
+def sort_expression(key: SortKey, alias: str) -> str:
+    """A per-row sort value; resources without a value sort last in either direction."""
+    if key.kind == "id":
+        return f"{alias}.id"
+    if key.kind == "lastUpdated":
+        return f"{alias}.lu_us"
+    table = TABLE_FOR_KIND[key.kind]
+    aggregate = "max" if key.descending else "min"
+    if key.kind in ("date", "number", "quantity"):
+        column = "high" if key.descending else "low"
+        missing = -_HUGE if key.descending else _HUGE
+    else:
+        column = _SORT_COLUMN[key.kind]
+        missing = "''" if key.descending else sql_literal(_MAX_CHAR)
+    return (
+        f"coalesce((SELECT {aggregate}({column}) FROM {table} WHERE rid = {alias}.rid "
+        f"AND param = {sql_literal(key.param)}), {missing})"
+    )
+
+
+def keyset_condition(keys: list[tuple[str, bool]], values: list[Any], *, after: bool) -> SQL:
+    """Rows strictly after (or before) ``values`` in the order of ``keys`` (expression, descending)."""
+    ors, args = [], []
+    for i, (expr, descending) in enumerate(keys):
+        parts = [f"{e} = ?" for e, _ in keys[:i]]
+        args += values[:i]
+        greater = after != descending
+        parts.append(f"{expr} {'>' if greater else '<'} ?")
+        args.append(values[i])
+        ors.append("(" + " AND ".join(parts) + ")")
+    return " OR ".join(ors), args

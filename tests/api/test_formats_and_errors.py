@@ -125,8 +125,8 @@ def test_capability_statement_lists_every_type_and_interaction(client):
         }
 
 
-_RESULT_PARAM_SAMPLES = {"_count": "1", "_summary": "true", "_elements": "id", "_total": "none"}
-_SAMPLE = {"token": "x", "string": "x", "date": "2020", "reference": "x", "uri": "http://example.org/x", "number": "1"}
+_RESULT_PARAM_SAMPLES = {"_count": "1", "_summary": "true", "_elements": "id", "_total": "none", "_sort": "-_lastUpdated"}
+_SAMPLE = {"token": "x", "string": "x", "date": "2020", "reference": "x", "uri": "http://example.org/x", "number": "1", "quantity": "5.4|http://unitsofmeasure.org|mg"}
 
 
 def test_every_advertised_search_parameter_is_accepted(client):

@@ -1,50 +1,51 @@
 """Parse search URL parameters into a :class:`SearchQuery` (https://hl7.org/fhir/R4/search.html).
 
-Result parameters (``_count``, ``_summary``…) are separated out; unknown parameters are
-reported, and rejected only under ``Prefer: handling=strict``.
+Result parameters (``_count``, ``_sort``, ``_include``…) are separated out; unknown
+parameters are reported, and rejected only under ``Prefer: handling=strict``.
 """
 
 from __future__ import annotations
 
-import re
-import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from fhir_server.errors import BadRequest, Issue
-from fhir_server.fhir.dates import parse_date_range
+from fhir_server.fhir.search import values as parse_value
 from fhir_server.fhir.search.query import (
+    Chain,
     Clause,
-    DateValue,
-    ReferenceValue,
+    CodeSetValue,
+    Criterion,
+    Include,
+    ReverseChain,
     SearchQuery,
     SearchValue,
-    StringValue,
-    TokenValue,
-    UriValue,
+    SortKey,
 )
-from fhir_server.fhir.search_parameters import SearchParameterRegistry
-from fhir_server.fhir.text import normalize_string
+from fhir_server.fhir.search.values import ValueSetExpander
+from fhir_server.fhir.search_parameters import SearchParam, SearchParameterRegistry
 
-RESULT_PARAMETERS = frozenset({"_count", "_cursor", "_total", "_summary", "_elements", "_format", "_pretty"})
-DATE_PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
+RESULT_PARAMETERS = frozenset(
+    {"_count", "_cursor", "_total", "_summary", "_elements", "_format", "_pretty", "_sort", "_contained"}
+)
+INCLUDE_PARAMETERS = frozenset({"_include", "_revinclude"})
 MODIFIERS = {
-    "token": frozenset({"not", "text", "missing"}),
+    "token": frozenset({"not", "text", "missing", "of-type", "in", "not-in"}),
     "string": frozenset({"exact", "contains", "missing"}),
     "date": frozenset({"missing"}),
-    "reference": frozenset({"missing"}),
+    "reference": frozenset({"missing", "identifier"}),
     "uri": frozenset({"below", "above", "missing"}),
+    "number": frozenset({"missing"}),
+    "quantity": frozenset({"missing"}),
     "id": frozenset({"not"}),
     "lastUpdated": frozenset(),
 }
-_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
-_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MAX_VALUES = 500  # values in one search, OR and AND together: keeps every query cheap to plan
+MAX_DEPTH = 4  # levels of chaining / _has
 
 
-def _unescape(value: str) -> str:
-    return value.replace("\\,", ",").replace("\\|", "|").replace("\\$", "$").replace("\\\\", "\\")
+class UnknownParameter(Exception):
+    """A parameter the server does not know: reported (lenient) or rejected (strict) by the caller."""
 
 
 @dataclass
@@ -63,43 +64,154 @@ class SearchParser:
     base_url: str
     default_count: int
     max_count: int
+    supported_types: frozenset[str] = frozenset()
+    expand_valueset: ValueSetExpander | None = None
 
     def parse(self, resource_type: str, params: list[tuple[str, str]], *, strict: bool = False) -> ParsedSearch:
-        clauses: list[Clause] = []
+        criteria: list[Criterion] = []
         result: dict[str, str] = {}
+        includes: list[Include] = []
         issues: list[Issue] = []
         canonical: list[tuple[str, str]] = []
-        known = self.registry.supported_for_type(resource_type)
         for key, raw in params:
-            name, _, modifier = key.partition(":")
+            name = key.partition(":")[0]
             if name in RESULT_PARAMETERS:
                 result[name] = raw
                 continue
-            kind = self._kind(name, known)
-            if kind is None:
-                message = f"Unknown or unsupported search parameter '{key}' for {resource_type}: ignored"
+            try:
+                if name in INCLUDE_PARAMETERS:
+                    includes.extend(self._includes(resource_type, key, raw))
+                else:
+                    criteria.append(self._criterion(resource_type, key, raw, depth=0))
+            except UnknownParameter as exc:
                 if strict:
-                    raise BadRequest(message.replace(": ignored", ""), expression=key)
-                issues.append(Issue("not-supported", message, severity="warning", expression=(key,)))
+                    raise BadRequest(str(exc), expression=key) from None
+                issues.append(Issue("not-supported", f"{exc}: ignored", severity="warning", expression=(key,)))
                 continue
-            clauses.append(self._clause(name, kind, modifier or None, raw, known.get(name)))
             canonical.append((key, raw))
-        if sum(len(c.values) for c in clauses) > MAX_VALUES:
+        if _count_values(criteria) > MAX_VALUES:
             raise BadRequest(f"A search may combine at most {MAX_VALUES} values")
-        count = self._count(result.get("_count"))
+        if result.get("_contained", "false") != "false":
+            raise BadRequest(
+                "_contained=true|both is not supported: contained resources are not searched", expression="_contained"
+            )
         total = result.get("_total", "accurate")
         if total not in ("none", "estimate", "accurate"):
             raise BadRequest(f"_total must be none, estimate or accurate, not '{total}'", expression="_total")
-        query = SearchQuery(resource_type, tuple(clauses), count, result.get("_cursor"), with_total=total != "none")
+        query = SearchQuery(
+            resource_type,
+            tuple(criteria),
+            self._count(result.get("_count")),
+            result.get("_cursor"),
+            with_total=total != "none",
+            sort=self._sort(resource_type, result.get("_sort")),
+            includes=tuple(includes),
+        )
         return ParsedSearch(query, result, issues, canonical)
 
-    def _kind(self, name: str, known: dict) -> str | None:
-        if name == "_id":
-            return "id"
-        if name == "_lastUpdated":
-            return "lastUpdated"
-        param = known.get(name)
-        return param.type if param is not None else None
+    # -- criteria ----------------------------------------------------------------------------
+
+    def _criterion(self, resource_type: str, key: str, raw: str, depth: int) -> Criterion:
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"'{key}' chains more than {MAX_DEPTH} levels", expression=key)
+        if key.startswith("_has:"):
+            return self._reverse_chain(resource_type, key, raw, depth)
+        head, dot, tail = key.partition(".")
+        name, _, modifier = head.partition(":")
+        if dot:
+            return self._chain(resource_type, name, modifier or None, tail, raw, depth)
+        return self._clause(resource_type, name, modifier or None, raw)
+
+    def _param(self, resource_type: str, name: str) -> SearchParam:
+        param = self.registry.supported_for_type(resource_type).get(name)
+        if param is None:
+            raise UnknownParameter(f"Unknown or unsupported search parameter '{name}' for {resource_type}")
+        return param
+
+    def _chain(self, resource_type: str, name: str, target: str | None, tail: str, raw: str, depth: int) -> Chain:
+        param = self._param(resource_type, name)
+        if param.type != "reference":
+            raise BadRequest(f"'{name}' is not a reference parameter and cannot be chained", expression=name)
+        candidates = (target,) if target else param.targets or tuple(sorted(self.supported_types))
+        if target and target not in (param.targets or (target,)):
+            raise BadRequest(f"'{name}' cannot refer to {target}", expression=f"{name}:{target}")
+        branches = []
+        for target_type in candidates:
+            if target_type not in self.supported_types:
+                continue
+            try:
+                branches.append((target_type, self._criterion(target_type, tail, raw, depth + 1)))
+            except UnknownParameter:
+                continue
+        if not branches:
+            raise UnknownParameter(f"No target type of '{name}' has a search parameter '{tail}'")
+        return Chain(name, tuple(branches))
+
+    def _reverse_chain(self, resource_type: str, key: str, raw: str, depth: int) -> ReverseChain:
+        parts = key.split(":", 3)
+        if len(parts) != 4 or not all(parts[1:]):
+            raise BadRequest(f"'{key}' must read _has:Type:reference:parameter", expression=key)
+        _, source_type, ref_name, rest = parts
+        if source_type not in self.supported_types:
+            raise UnknownParameter(f"_has names the unsupported type '{source_type}'")
+        param = self._param(source_type, ref_name)
+        if param.type != "reference" or (param.targets and resource_type not in param.targets):
+            raise BadRequest(f"{source_type}.{ref_name} does not refer to {resource_type}", expression=key)
+        return ReverseChain(source_type, ref_name, self._criterion(source_type, rest, raw, depth + 1))
+
+    def _clause(self, resource_type: str, name: str, modifier: str | None, raw: str) -> Clause:
+        kind = "id" if name == "_id" else "lastUpdated" if name == "_lastUpdated" else None
+        param = None if kind else self._param(resource_type, name)
+        kind = kind or param.type  # type: ignore[union-attr]
+        is_type_modifier = kind == "reference" and modifier is not None and modifier[:1].isupper()
+        if modifier is not None and modifier not in MODIFIERS[kind] and not is_type_modifier:
+            raise BadRequest(f"Modifier ':{modifier}' is not supported on search parameter '{name}'", expression=name)
+        if is_type_modifier and param is not None and param.targets and modifier not in param.targets:
+            raise BadRequest(f"'{name}' cannot refer to {modifier}", expression=f"{name}:{modifier}")
+        if modifier == "missing":
+            if raw not in ("true", "false"):
+                raise BadRequest(f"'{name}:missing' takes true or false, not '{raw}'", expression=f"{name}:missing")
+            return Clause(name, kind, modifier, (), missing=raw == "true")  # type: ignore[arg-type]
+        parts = parse_value.split_or(raw)
+        if any(p == "" for p in parts):
+            raise BadRequest(f"Empty value in search parameter '{name}'", expression=name)
+        if modifier == "identifier":  # reference:identifier is a token search on Reference.identifier
+            values = tuple(parse_value.token(name, p, None) for p in parts)
+            return Clause(f"{name}:identifier", "token", None, values)
+        if modifier == "of-type":
+            values = tuple(parse_value.token(name, p, modifier) for p in parts)
+            return Clause(f"{name}:of-type", "token", None, values)
+        values = tuple(self._value(name, kind, modifier, p) for p in parts)
+        return Clause(name, kind, modifier, values)  # type: ignore[arg-type]
+
+    def _value(self, name: str, kind: str, modifier: str | None, raw: str) -> SearchValue:
+        if kind == "id":
+            return parse_value.resource_id(name, raw)
+        if kind == "token":
+            if modifier in ("in", "not-in"):
+                return self._code_set(name, raw)
+            return parse_value.token(name, raw, modifier)
+        if kind == "string":
+            return parse_value.string(raw)
+        if kind in ("date", "lastUpdated"):
+            return parse_value.date(name, raw, self.tz)
+        if kind == "number":
+            return parse_value.number(name, raw)
+        if kind == "quantity":
+            return parse_value.quantity(name, raw)
+        if kind == "reference":
+            return parse_value.reference(name, raw, self.base_url)
+        return parse_value.uri(raw)
+
+    def _code_set(self, name: str, url: str) -> CodeSetValue:
+        if self.expand_valueset is None:
+            raise BadRequest(f"'{name}:in' needs the terminology service, which is not loaded", expression=name)
+        try:
+            return CodeSetValue(self.expand_valueset(parse_value.unescape(url)))
+        except LookupError as exc:
+            raise BadRequest(f"'{name}:in': {exc}", expression=name) from None
+
+    # -- result parameters -------------------------------------------------------------------
 
     def _count(self, raw: str | None) -> int:
         if raw is None:
@@ -108,66 +220,55 @@ class SearchParser:
             raise BadRequest(f"_count must be a non-negative integer, not '{raw}'", expression="_count")
         return min(int(raw), self.max_count)
 
-    def _clause(self, name: str, kind: str, modifier: str | None, raw: str, param: object) -> Clause:
-        allowed = MODIFIERS[kind]
-        is_type_modifier = kind == "reference" and modifier is not None and modifier in getattr(param, "targets", ())
-        if modifier is not None and modifier not in allowed and not is_type_modifier:
-            raise BadRequest(f"Modifier ':{modifier}' is not supported on search parameter '{name}'", expression=name)
-        if modifier == "missing":
-            if raw not in ("true", "false"):
-                raise BadRequest(f"'{name}:missing' takes true or false, not '{raw}'", expression=f"{name}:missing")
-            return Clause(name, kind, modifier, (), missing=raw == "true")  # type: ignore[arg-type]
-        parts = [_p for _p in _UNESCAPED_COMMA.split(raw)]
-        if any(p == "" for p in parts):
-            raise BadRequest(f"Empty value in search parameter '{name}'", expression=name)
-        values = tuple(self._value(name, kind, modifier, part) for part in parts)
-        return Clause(name, kind, modifier, values)  # type: ignore[arg-type]
+    def _sort(self, resource_type: str, raw: str | None) -> tuple[SortKey, ...]:
+        if not raw:
+            return ()
+        keys = []
+        for item in raw.split(","):
+            descending = item.startswith("-")
+            name = item.lstrip("-")
+            if name in ("_id", "_lastUpdated"):
+                keys.append(SortKey(name, "id" if name == "_id" else "lastUpdated", descending))
+                continue
+            param = self.registry.supported_for_type(resource_type).get(name)
+            if param is None:
+                raise BadRequest(f"_sort: '{name}' is not a search parameter of {resource_type}", expression="_sort")
+            keys.append(SortKey(name, param.type, descending))  # type: ignore[arg-type]
+        return tuple(keys)
 
-    def _value(self, name: str, kind: str, modifier: str | None, raw: str) -> SearchValue:
-        if kind == "id":
-            if not _ID.match(raw):
-                raise BadRequest(f"'{raw}' is not a valid resource id in search parameter '{name}'", expression=name)
-            return TokenValue(raw, None, False)
-        if kind == "token":
-            if modifier == "text":
-                return TokenValue(normalize_string(_unescape(raw)), None, False)
-            pieces = _UNESCAPED_PIPE.split(raw, maxsplit=1)
-            if len(pieces) == 1:
-                return TokenValue(_unescape(raw), None, False)
-            system, code = (_unescape(p) or None for p in pieces)
-            return TokenValue(code, system, True)
-        if kind == "string":
-            text = _unescape(raw)
-            return StringValue(normalize_string(text), text)
-        if kind in ("date", "lastUpdated"):
-            return self._date(name, raw)
-        if kind == "reference":
-            return self._reference(name, _unescape(raw))
-        return UriValue(_unescape(raw))
+    def _includes(self, resource_type: str, key: str, raw: str) -> list[Include]:
+        name, _, modifier = key.partition(":")
+        if modifier not in ("", "iterate", "recurse"):
+            raise BadRequest(f"'{key}': only the :iterate modifier is supported", expression=key)
+        reverse = name == "_revinclude"
+        iterate = modifier in ("iterate", "recurse")
+        if raw == "*" and not reverse:
+            params = self.registry.supported_for_type(resource_type).values()
+            return [Include(resource_type, p.code, None, False, iterate) for p in params if p.type == "reference"]
+        parts = raw.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise BadRequest(f"{name} takes Type:parameter[:targetType], not '{raw}'", expression=name)
+        source_type, param_name = parts[0], parts[1]
+        target_type = parts[2] if len(parts) == 3 else None
+        if source_type not in self.supported_types:
+            raise UnknownParameter(f"{name} names the unsupported type '{source_type}'")
+        param = self._param(source_type, param_name)
+        if param.type != "reference":
+            raise BadRequest(f"{name}: '{param_name}' is not a reference parameter of {source_type}", expression=name)
+        if not reverse and not iterate and source_type != resource_type:
+            raise BadRequest(
+                f"_include must start with the searched type {resource_type} (or use :iterate)", expression=name
+            )
+        return [Include(source_type, param_name, target_type, reverse, iterate)]
 
-    def _date(self, name: str, raw: str) -> DateValue:
-        prefix = raw[:2] if raw[:2] in DATE_PREFIXES else "eq"
-        text = raw[2:] if raw[:2] in DATE_PREFIXES else raw
-        try:
-            low, high = parse_date_range(text, self.tz)
-        except ValueError as exc:
-            raise BadRequest(f"Invalid date in search parameter '{name}': {exc}", expression=name) from None
-        if prefix == "ap":  # ±10% of the distance to now (https://hl7.org/fhir/R4/search.html#prefix)
-            margin = abs(int(time.time() * 1_000_000) - (low + high) // 2) // 10
-            low, high = low - margin, high + margin
-        return DateValue(prefix, low, high)  # type: ignore[arg-type]
 
-    def _reference(self, name: str, raw: str) -> ReferenceValue:
-        value = raw
-        if value.startswith(self.base_url + "/"):
-            value = value[len(self.base_url) + 1 :]
-        elif "://" in value or value.startswith("urn:"):
-            return ReferenceValue(None, None, value)
-        segments = value.split("/")
-        if len(segments) == 1:
-            return ReferenceValue(None, value, None)
-        if len(segments) in (2, 4) and segments[0][:1].isupper():
-            return ReferenceValue(segments[0], segments[1], None)
-        raise BadRequest(
-            f"'{raw}' in search parameter '{name}' is not a reference this server can search by", expression=name
-        )
+def _count_values(criteria: list[Criterion] | tuple[Criterion, ...]) -> int:
+    total = 0
+    for criterion in criteria:
+        if isinstance(criterion, Clause):
+            total += len(criterion.values)
+        elif isinstance(criterion, Chain):
+            total += _count_values([inner for _, inner in criterion.branches])
+        else:
+            total += _count_values([criterion.inner])
+    return total

@@ -1,15 +1,17 @@
 """The backend-neutral search query: frozen data, built by :mod:`.parser`, read by the stores.
 
-A query is an AND of clauses; a clause is an OR of values of one search parameter
-(https://hl7.org/fhir/R4/search.html#combining).
+A query is an AND of criteria; a :class:`Clause` is an OR of values of one search parameter
+(https://hl7.org/fhir/R4/search.html#combining). Chains and reverse chains (``_has``) nest
+criteria evaluated on other resource types.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
+Prefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
+Kind = Literal["token", "string", "date", "reference", "uri", "number", "quantity", "id", "lastUpdated"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,21 @@ class StringValue:
 
 
 @dataclass(frozen=True, slots=True)
-class DateValue:
-    prefix: DatePrefix
-    low: int  # epoch µs, inclusive
-    high: int
+class RangeValue:
+    """A date (epoch µs) or number, with the range its precision implies, and a prefix."""
+
+    prefix: Prefix
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityValue:
+    prefix: Prefix
+    low: float
+    high: float
+    system: str | None
+    code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +57,14 @@ class UriValue:
     value: str
 
 
-SearchValue = TokenValue | StringValue | DateValue | ReferenceValue | UriValue
+@dataclass(frozen=True, slots=True)
+class CodeSetValue:
+    """token :in / :not-in: the codes of a ValueSet expansion, as (system, code) pairs."""
 
-Column = Literal["id", "lastUpdated"]
+    codes: frozenset[tuple[str | None, str]]
+
+
+SearchValue = TokenValue | StringValue | RangeValue | QuantityValue | ReferenceValue | UriValue | CodeSetValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +72,62 @@ class Clause:
     """param: the search parameter code; kind: its type, or "id"/"lastUpdated" for columns."""
 
     param: str
-    kind: Literal["token", "string", "date", "reference", "uri", "id", "lastUpdated"]
+    kind: Kind
     modifier: str | None
     values: tuple[SearchValue, ...]  # OR
     missing: bool | None = None  # set for :missing=true|false (values then empty)
 
 
 @dataclass(frozen=True, slots=True)
+class Chain:
+    """``param.inner``: resources whose reference ``param`` points to a target matching ``inner``.
+
+    One branch per possible target type, each with the inner criterion parsed for that type.
+    """
+
+    param: str
+    branches: tuple[tuple[str, Criterion], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseChain:
+    """``_has:source_type:param:inner``: resources referenced by a ``source_type`` matching ``inner``."""
+
+    source_type: str
+    param: str
+    inner: Criterion
+
+
+Criterion = Clause | Chain | ReverseChain
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    param: str
+    kind: Kind
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """``_include=source_type:param[:target_type]`` or, reverse, ``_revinclude``; ``:iterate`` repeats."""
+
+    source_type: str
+    param: str
+    target_type: str | None
+    reverse: bool
+    iterate: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SearchQuery:
     resource_type: str
-    clauses: tuple[Clause, ...]
+    criteria: tuple[Criterion, ...]
     count: int
     cursor: str | None = None
     with_total: bool = True
+    sort: tuple[SortKey, ...] = ()
+    includes: tuple[Include, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

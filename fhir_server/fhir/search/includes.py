@@ -1,0 +1,39 @@
+"""``_include`` and ``_revinclude``, with ``:iterate`` (https://hl7.org/fhir/R4/search.html#include).
+
+Included resources appear once, never repeat a match, and do not count toward ``_count``.
+"""
+
+from __future__ import annotations
+
+from fhir_server.fhir.search.query import Include
+from fhir_server.store.base import StoredVersion, StoreReader
+
+MAX_ITERATIONS = 4
+
+
+async def resolve_includes(
+    reader: StoreReader, includes: tuple[Include, ...], matches: list[StoredVersion]
+) -> list[StoredVersion]:
+    seen = {(v.type, v.id) for v in matches}
+    included: list[StoredVersion] = []
+    frontier = matches
+    for round_number in range(MAX_ITERATIONS):
+        specs = [spec for spec in includes if round_number == 0 or spec.iterate]
+        if not specs or not frontier:
+            break
+        found: list[StoredVersion] = []
+        for spec in specs:
+            if spec.reverse:
+                found += await reader.revinclude(frontier, spec.source_type, spec.param)
+            else:
+                sources = [v for v in frontier if v.type == spec.source_type]
+                if sources:
+                    found += await reader.include(sources, spec.param, spec.target_type)
+        frontier = []
+        for version in found:
+            key = (version.type, version.id)
+            if key not in seen:
+                seen.add(key)
+                frontier.append(version)
+        included += frontier
+    return included
