@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
@@ -11,20 +10,27 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from fhir_server import __version__
-from fhir_server.api.capability import capability_statement
+from fhir_server.api.admin_operations import register_admin_operations
+from fhir_server.api.capability import CapabilityStatementBuilder
 from fhir_server.api.http import METHODS, HttpAdapter
 from fhir_server.api.interactions import Interactions
 from fhir_server.api.operations import OperationRegistry
 from fhir_server.api.request_log import RequestLogMiddleware
+from fhir_server.api.terminology_operations import register_terminology_operations
 from fhir_server.api.transactions import BundleProcessor
 from fhir_server.config import Settings
 from fhir_server.demo.loader import load_demo
+from fhir_server.fhir.custom_search_parameters import CustomSearchParameters
 from fhir_server.fhir.indexing import IndexExtractor
-from fhir_server.fhir.repository import Repository, format_instant
+from fhir_server.fhir.publish import publish_resources, read_folder
+from fhir_server.fhir.reindex import Reindexer
+from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search.parser import SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 from fhir_server.store.sqlite import SqliteStore
+from fhir_server.terminology import TerminologyService
+from fhir_server.terminology.publish import publish
 
 log = logging.getLogger("fhir_server")
 
@@ -42,11 +48,16 @@ def create_app(settings: Settings) -> FastAPI:
         settings.max_page_size,
         supported_types=frozenset(SUPPORTED_TYPES),
     )
-    repository = Repository(store, IndexExtractor(registry, tz), parser)
+    extractor = IndexExtractor(registry, tz)
+    repository = Repository(store, extractor, parser)
+    reindexer = Reindexer(store, extractor)
+    custom_search_parameters = CustomSearchParameters(registry, reindexer, SUPPORTED_TYPES)
+    repository.hooks.append(custom_search_parameters)
     operations = OperationRegistry()
-    capability = capability_statement(
-        base_url, SUPPORTED_TYPES, registry, operations, format_instant(time.time_ns() // 1000)
-    )
+    terminology = TerminologyService.load()
+    register_terminology_operations(operations, terminology)
+    register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
+    capability = CapabilityStatementBuilder(base_url, SUPPORTED_TYPES, registry, operations)
     interactions = Interactions(
         repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations
     )
@@ -55,10 +66,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await custom_search_parameters.load(store)
+        await publish_resources(repository, read_folder(settings.profiles_dir / "search-parameters"))
+        await publish(repository, terminology)
         if settings.demo:
             loaded = await load_demo(processor)
             log.warning("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
         yield
+        await reindexer.wait()
         await store.close()
 
     app = FastAPI(
@@ -71,6 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.repository = repository
     app.state.operations = operations
+    app.state.reindexer = reindexer
+    app.state.terminology = terminology
     app.add_api_route(
         "/{path:path}",
         HttpAdapter(interactions, base_url, settings.max_body_bytes),

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """Zone for date-only values and dateTimes without offset, as the spec leaves to the server."""
 
     log_requests: bool = True
+    profiles_dir: Path = Path(__file__).resolve().parents[1] / "profiles"
+    """Luxembourg profiles and search parameters, published at start (the repo's profiles/)."""
 
     @property
     def sqlite_path(self) -> Path:

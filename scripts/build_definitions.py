@@ -40,6 +40,10 @@ def compact(parameter: dict, wanted: frozenset[str]) -> dict | None:
     out["base"] = base
     if parameter.get("target"):
         out["target"] = sorted(parameter["target"])
+    if parameter.get("component"):
+        out["component"] = [
+            {"definition": c["definition"], "expression": c["expression"]} for c in parameter["component"]
+        ]
     out["description"] = short_description(parameter.get("description", ""))
     return out
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fhir_server import FHIR_VERSION, __version__
 from fhir_server.api.operations import Operation, OperationRegistry
+from fhir_server.fhir.repository import format_instant
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 
 TYPE_INTERACTIONS = (
@@ -83,6 +85,23 @@ def _resource(
         + [{"name": name, "type": kind, "documentation": doc} for name, kind, doc in RESULT_PARAMS],
         **_operations(operations.for_type(resource_type)),
     }
+
+
+class CapabilityStatementBuilder:
+    """Builds the statement again only when the search parameters or operations changed."""
+
+    def __init__(
+        self, base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry
+    ):
+        self._args = (base_url, types, registry, operations)
+        self._built: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        _, _, registry, operations = self._args
+        stamp = (registry.generation, len(operations.operations))
+        if self._built is None or self._built[0] != stamp:
+            self._built = (stamp, capability_statement(*self._args, date=format_instant(time.time_ns() // 1000)))
+        return self._built[1]
 
 
 def capability_statement(

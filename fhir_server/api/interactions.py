@@ -56,7 +56,7 @@ class Interactions:
     repository: Repository
     base_url: str
     supported_types: frozenset[str]
-    capability: dict[str, Any]
+    capability: Callable[[], dict[str, Any]]
     max_count: int
     operations: OperationRegistry
     bundle_handler: Callable[[FhirRequest], Awaitable[FhirResponse]] | None = None
@@ -115,7 +115,7 @@ class Interactions:
     # -- handlers ----------------------------------------------------------------------------
 
     async def metadata(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
-        return FhirResponse(200, self.capability)
+        return FhirResponse(200, self.capability())
 
     async def read(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid = req.segments
@@ -140,9 +140,7 @@ class Interactions:
 
     async def search(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         check_summary(req.param("_summary"))
-        parsed, page, included = await self.repository.search(
-            req.segments[0], req.params, strict=req.strict, reader=tx
-        )
+        parsed, page, included = await self.repository.search(req.segments[0], req.params, strict=req.strict, reader=tx)
         pretty = req.param("_pretty") == "true"
         bundle = bundle_builders.searchset(self.base_url, parsed, page, included, time.time_ns() // 1000, pretty)
         return FhirResponse(200, bundle)

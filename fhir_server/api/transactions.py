@@ -99,7 +99,7 @@ class BundleProcessor:
 
     async def _transaction(self, entries: list[_Entry], prefer: str) -> list[dict[str, Any]]:
         responses: list[dict[str, Any] | None] = [None] * len(entries)
-        async with self.repository.store.transaction() as tx:
+        async with self.repository.transaction() as tx:
             identities = await self._assign_identities(entries, tx)
             self._check_overlaps(entries, identities)
             for entry in entries:

@@ -203,6 +203,22 @@ class _Fallback:
             return []
 
 
+def relative_evaluator(expression: str) -> PathFn:
+    """An expression evaluated on an element rather than a resource, e.g. a composite's
+    component ``value.as(CodeableConcept)`` applied to each ``useContext``."""
+    steps = _compile_steps("." + expression.strip())
+    if steps is None:
+        return _Fallback(expression)
+
+    def evaluate(item: dict[str, Any]) -> Values:
+        items: Values = [item]
+        for step in steps:
+            items = step(items)
+        return items
+
+    return evaluate
+
+
 class Evaluator:
     """A compiled SearchParameter expression: call it with a resource dict to get the values."""
 

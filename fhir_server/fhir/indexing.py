@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fhir_server.fhir.composite import composite_adder
 from fhir_server.fhir.dates import DEFAULT_TZ, parse_date_range, period_range
 from fhir_server.fhir.index_model import (
     DateEntry,
@@ -196,7 +197,11 @@ class IndexExtractor:
         params = self._registry.supported_for_type(resource_type)
         cached = self._plans.get(resource_type)
         if cached is None or cached[0] is not params:  # the registry view changes on add()
-            plan = [(p, ADDERS[p.type]) for p in params.values() if not p.column and p.evaluator is not None]
+            plan = [
+                (p, composite_adder(p, self._registry) if p.type == "composite" else ADDERS[p.type])
+                for p in params.values()
+                if not p.column and p.evaluator is not None
+            ]
             cached = self._plans[resource_type] = (params, plan)
         return cached[1]
 

@@ -10,15 +10,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import jsonpatch
 import orjson
 
 from fhir_server.errors import BadRequest, Conflict, Gone, NotFound, PreconditionFailed, Unprocessable
+from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.indexing import IndexExtractor
 from fhir_server.fhir.search.includes import resolve_includes
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
@@ -64,19 +66,52 @@ def load_json(resource: StoredVersion) -> dict[str, Any]:
     return orjson.loads(resource.body)
 
 
+class WriteHook(Protocol):
+    """Domain reactions to writes: ``check`` may refuse a resource before it is stored,
+    ``committed`` learns of each version once its transaction has committed."""
+
+    def check(self, resource: dict[str, Any]) -> None: ...
+
+    def committed(self, version: StoredVersion) -> None: ...
+
+
+_written: ContextVar[list[StoredVersion] | None] = ContextVar("_written", default=None)
+
+
 class Repository:
     def __init__(self, store: Store, extractor: IndexExtractor, parser: SearchParser):
         self.store = store
         self.extractor = extractor
         self.parser = parser
+        self.hooks: list[WriteHook] = []
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[StoreTransaction]:
+        """A store transaction whose writes are announced to the hooks after it commits."""
+        written: list[StoredVersion] = []
+        token = _written.set(written)
+        try:
+            async with self.store.transaction() as tx:
+                yield tx
+        finally:
+            _written.reset(token)
+        for version in written:
+            for hook in self.hooks:
+                hook.committed(version)
 
     @asynccontextmanager
     async def _tx(self, tx: StoreTransaction | None) -> AsyncIterator[StoreTransaction]:
         if tx is not None:
             yield tx
         else:
-            async with self.store.transaction() as own:
+            async with self.transaction() as own:
                 yield own
+
+    async def _store_version(self, t: StoreTransaction, version: StoredVersion, index: ResourceIndex | None) -> None:
+        await t.write(version, index)
+        written = _written.get()
+        if written is not None:
+            written.append(version)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -237,7 +272,7 @@ class Repository:
             version = StoredVersion(
                 resource_type, resource_id, current.version_id + 1, format_instant(us), us, "DELETE", None
             )
-            await t.write(version, None)
+            await self._store_version(t, version, None)
         return WriteResult(204, version)
 
     async def conditional_delete(
@@ -280,6 +315,8 @@ class Repository:
         previous: StoredVersion | None,
         method: str,
     ) -> StoredVersion:
+        for hook in self.hooks:
+            hook.check(resource)
         if previous is None:
             previous = await t.read(resource_type, resource_id)
             if previous is not None and method == "POST":
@@ -296,5 +333,5 @@ class Repository:
         version = StoredVersion(
             resource_type, resource_id, version_id, stored["meta"]["lastUpdated"], us, method, orjson.dumps(stored)
         )
-        await t.write(version, self.extractor.extract(stored))
+        await self._store_version(t, version, self.extractor.extract(stored))
         return version

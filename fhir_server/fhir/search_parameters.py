@@ -19,7 +19,8 @@ from typing import Any
 from fhir_server.fhir.expressions import Evaluator
 
 # Parameter types the index model (index_model.py) can answer.
-SUPPORTED_SEARCH_TYPES = frozenset({"token", "string", "reference", "date", "uri", "number", "quantity"})
+SUPPORTED_SEARCH_TYPES = frozenset({"token", "string", "reference", "date", "uri", "number", "quantity", "composite"})
+COMPOSITE_PART_TYPES = frozenset({"token", "reference", "string", "uri"})
 SEARCH_TYPES = SUPPORTED_SEARCH_TYPES | {"number", "quantity", "composite", "special"}
 # Answered by the store from its own columns rather than from index entries.
 COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
@@ -43,6 +44,7 @@ class SearchParam:
     multiple_or: bool | None = None
     multiple_and: bool | None = None
     column: bool = False
+    components: tuple[tuple[str, str], ...] = ()  # composite: (definition URL, relative expression)
     evaluator: Evaluator | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -76,6 +78,7 @@ class SearchParam:
             multiple_or=resource.get("multipleOr"),
             multiple_and=resource.get("multipleAnd"),
             column=code in COLUMN_PARAMS and base == ["Resource"],
+            components=tuple((c["definition"], c["expression"]) for c in resource.get("component", ())),
             evaluator=Evaluator(expression) if expression else None,
         )
 
@@ -92,6 +95,8 @@ class SearchParameterRegistry:
     def __init__(self, params: Iterable[SearchParam] = ()) -> None:
         self._by_base: dict[str, dict[str, SearchParam]] = {}
         self._views: dict[tuple[str, bool], Mapping[str, SearchParam]] = {}
+        self.generation = 0
+        """Bumped on every change, so caches built from the registry know when to rebuild."""
         for param in params:
             self._put(param)
 
@@ -103,7 +108,22 @@ class SearchParameterRegistry:
     def _put(self, param: SearchParam) -> None:
         for base in param.base:
             self._by_base.setdefault(base, {})[param.code] = param
+        self._changed()
+
+    def _changed(self) -> None:
         self._views.clear()
+        self.generation += 1
+
+    def remove(self, url: str) -> SearchParam | None:
+        """Unregister the parameter with this canonical URL; the one removed, or None."""
+        removed = None
+        for by_code in self._by_base.values():
+            for code, param in list(by_code.items()):
+                if param.url == url:
+                    removed = by_code.pop(code)
+        if removed is not None:
+            self._changed()
+        return removed
 
     def add(self, resource: Mapping[str, Any]) -> SearchParam:
         """Register a custom SearchParameter resource, replacing any with the same base and code."""
@@ -118,6 +138,16 @@ class SearchParameterRegistry:
     def supported_for_type(self, resource_type: str) -> Mapping[str, SearchParam]:
         """Like for_type, restricted to the parameter types this server can search."""
         return self._view(resource_type, supported_only=True)
+
+    def by_url(self, url: str) -> SearchParam | None:
+        return next((p for by_code in self._by_base.values() for p in by_code.values() if p.url == url), None)
+
+    def _components_known(self, param: SearchParam) -> bool:
+        """A composite is searchable when each component is a token, reference, string or uri."""
+        if param.type != "composite":
+            return True
+        kinds = [getattr(self.by_url(url), "type", None) for url, _ in param.components]
+        return bool(kinds) and all(k in COMPOSITE_PART_TYPES for k in kinds)
 
     def get(self, resource_type: str, code: str) -> SearchParam | None:
         """The parameter `code` of a type, or None."""
@@ -135,6 +165,6 @@ class SearchParameterRegistry:
             for base in bases:
                 merged.update(self._by_base.get(base, {}))
             if supported_only:
-                merged = {code: p for code, p in merged.items() if p.supported}
+                merged = {code: p for code, p in merged.items() if p.supported and self._components_known(p)}
             view = self._views[key] = MappingProxyType(merged)
         return view

@@ -8,6 +8,7 @@ All writes happen inside :meth:`Store.transaction`, which is all-or-nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -59,6 +60,10 @@ class StoreReader(ABC):
     async def history(self, query: HistoryQuery) -> Page: ...
 
     @abstractmethod
+    async def count(self, resource_type: str) -> int:
+        """Current (not deleted) resources of a type."""
+
+    @abstractmethod
     async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
         """Current resources that the ``param`` references of ``sources`` point to (_include)."""
 
@@ -68,6 +73,13 @@ class StoreReader(ABC):
 
 
 class StoreTransaction(StoreReader):
+    @abstractmethod
+    async def reindex(
+        self, resource_type: str, after: str | None, limit: int, extract: Callable[[bytes], ResourceIndex]
+    ) -> tuple[int, str | None]:
+        """Recompute the index entries of up to ``limit`` current resources of a type, in store
+        order after the ``after`` cursor: (how many were done, the next cursor or None at the end)."""
+
     @abstractmethod
     async def write(self, version: StoredVersion, index: ResourceIndex | None) -> None:
         """Store a new current version (body None: a deletion) and replace its index entries."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,10 @@ class _SqliteReader(StoreReader):
         total = self._conn.execute(f"SELECT count(*) FROM history h WHERE {where}", args).fetchone()[0]
         keys = [("h.seq", True)]
         return self._page("history h", _prefixed(_COLUMNS, "h"), where, args, keys, query.cursor, query.count, total)
+
+    async def count(self, resource_type: str) -> int:
+        sql = "SELECT count(*) FROM resources WHERE type = ? AND body IS NOT NULL"
+        return self._conn.execute(sql, (resource_type,)).fetchone()[0]
 
     async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
         found: list[StoredVersion] = []
@@ -201,6 +205,20 @@ class _SqliteTransaction(_SqliteReader, StoreTransaction):
         )
         if index is not None:
             self._insert_index(rid, version.type, index)
+
+    async def reindex(
+        self, resource_type: str, after: str | None, limit: int, extract: Callable[[bytes], ResourceIndex]
+    ) -> tuple[int, str | None]:
+        start = int(after) if after and after.isdigit() else 0
+        rows = self._conn.execute(
+            "SELECT rid, body FROM resources WHERE type = ? AND body IS NOT NULL AND rid > ? ORDER BY rid LIMIT ?",
+            (resource_type, start, limit),
+        ).fetchall()
+        for rid, body in rows:
+            for table in INDEX_TABLES:
+                self._conn.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+            self._insert_index(rid, resource_type, extract(body))
+        return len(rows), (str(rows[-1][0]) if len(rows) == limit else None)
 
     def _insert_index(self, rid: int, rtype: str, index: ResourceIndex) -> None:
         conn = self._conn

@@ -36,6 +36,7 @@ TABLE_FOR_KIND = {
     "uri": "idx_uri",
     "number": "idx_number",
     "quantity": "idx_quantity",
+    "composite": "idx_token",
 }
 _MAX_CHAR = "\U0010ffff"
 _HUGE = 9.0e18
@@ -133,7 +134,7 @@ def _quantity(value: QuantityValue) -> SQL:
 
 
 def _value_condition(kind: str, value: Any, modifier: str | None) -> SQL:
-    if kind == "token":
+    if kind in ("token", "composite"):
         return _token(value, modifier)
     if kind == "string":
         return _string(value, modifier)
@@ -208,6 +209,7 @@ class SqlTranslator:
 
 _SORT_COLUMN = {
     "token": "code",
+    "composite": "code",
     "string": "value",
     "reference": "target_id",
     "uri": "value",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import BASE, patient
+from support import BASE, patient
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 

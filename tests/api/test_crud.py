@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BASE, patient
+from support import BASE, patient
 
 
 def test_create_assigns_id_version_and_headers(client):

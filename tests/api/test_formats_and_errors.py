@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import patient
+from support import patient
 
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 
@@ -83,7 +83,7 @@ def test_head_is_get_without_body(client):
 
 
 def test_body_size_limit_is_413(tmp_path):
-    from conftest import make_client
+    from support import make_client
 
     with make_client(tmp_path, max_body_bytes=2000) as small:
         big = patient(name=[{"family": "x" * 5000}])
@@ -125,8 +125,23 @@ def test_capability_statement_lists_every_type_and_interaction(client):
         }
 
 
-_RESULT_PARAM_SAMPLES = {"_count": "1", "_summary": "true", "_elements": "id", "_total": "none", "_sort": "-_lastUpdated"}
-_SAMPLE = {"token": "x", "string": "x", "date": "2020", "reference": "x", "uri": "http://example.org/x", "number": "1", "quantity": "5.4|http://unitsofmeasure.org|mg"}
+_RESULT_PARAM_SAMPLES = {
+    "_count": "1",
+    "_summary": "true",
+    "_elements": "id",
+    "_total": "none",
+    "_sort": "-_lastUpdated",
+}
+_SAMPLE = {
+    "token": "x",
+    "string": "x",
+    "date": "2020",
+    "reference": "x",
+    "uri": "http://example.org/x",
+    "number": "1",
+    "quantity": "5.4|http://unitsofmeasure.org|mg",
+    "composite": "a$b",
+}
 
 
 def test_every_advertised_search_parameter_is_accepted(client):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import patient
+from support import patient
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 

@@ -95,7 +95,10 @@ def world(client):
             "payor": [{"display": "CNS"}],
         },
     )
-    _put(client, {"resourceType": "ValueSet", "id": "vs1", "url": "https://fhir.mr.lu/ValueSet/ald", "status": "active"})
+    _put(
+        client,
+        {"resourceType": "ValueSet", "id": "vs1", "url": "https://example.lu/fhir/ValueSet/test", "status": "active"},
+    )
     return client
 
 
@@ -138,10 +141,10 @@ def test_chains_and_reverse_chains(world, url, expected):
         (f"/Patient?identifier:of-type={V2_0203}|NI|1941072204378", ["jean"]),
         (f"/Patient?identifier:of-type={V2_0203}|MR|1941072204378", []),
         (f"/Coverage?beneficiary:identifier={MATRICULE}|1958031412727", ["cov-by-identifier"]),
-        ("/ValueSet?url=https://fhir.mr.lu/ValueSet/ald", ["vs1"]),
-        ("/ValueSet?url:below=https://fhir.mr.lu", ["vs1"]),
-        ("/ValueSet?url:below=https://fhir.mr.lu/CodeSystem", []),
-        ("/ValueSet?url:above=https://fhir.mr.lu/ValueSet/ald/v2", ["vs1"]),
+        ("/ValueSet?url=https://example.lu/fhir/ValueSet/test", ["vs1"]),
+        ("/ValueSet?url:below=https://example.lu/fhir", ["vs1"]),
+        ("/ValueSet?url:below=https://example.lu/fhir/CodeSystem", []),
+        ("/ValueSet?url:above=https://example.lu/fhir/ValueSet/test/v2", ["vs1"]),
         ("/Condition?onset-age:missing=false", ["c1", "c2", "c3"]),
         ("/Encounter?length:missing=true", []),
         ("/Coverage?beneficiary:missing=true", ["cov-by-identifier"]),
@@ -191,7 +194,9 @@ def test_sort(world, sort, expected):
     assert [e["resource"]["id"] for e in r.json()["entry"]] == expected
 
 
-@pytest.mark.parametrize("sort", ["birthdate", "-birthdate", "family", "-_lastUpdated", "general-practitioner,-birthdate"])
+@pytest.mark.parametrize(
+    "sort", ["birthdate", "-birthdate", "family", "-_lastUpdated", "general-practitioner,-birthdate"]
+)
 def test_sorted_paging_walks_forward_and_back(world, sort):
     full = [e["resource"]["id"] for e in world.get(f"/Patient?_sort={sort}").json()["entry"]]
     seen, url, pages = [], f"/Patient?_sort={sort}&_count=1", []
@@ -237,3 +242,40 @@ def test_deleted_resources_break_chains(world):
     world.delete("/Patient/marie")
     assert ids(world, "/CareTeam?subject.name=schmit") == []
     assert ids(world, "/CareTeam?subject=marie&_include=CareTeam:subject", "include") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("context-type-value=focus$http://snomed.info/sct|394814009", ["cs-gp"]),
+        ("context-type-value=focus$394814009", ["cs-gp"]),
+        ("context-type-value=http://terminology.hl7.org/CodeSystem/usage-context-type|focus$394537008", ["cs-paed"]),
+        ("context-type-value=focus$394814009,focus$394537008", ["cs-gp", "cs-paed"]),
+        ("context-type-value=venue$394814009", []),
+        ("context-type-value:missing=true", ["cs-none"]),
+    ],
+)
+def test_composite(client, query, expected):
+    for cid, specialty in (("cs-gp", "394814009"), ("cs-paed", "394537008"), ("cs-none", None)):
+        resource = {
+            "resourceType": "CodeSystem",
+            "id": cid,
+            "url": f"https://example.lu/CodeSystem/{cid}",
+            "status": "active",
+            "content": "not-present",
+        }
+        if specialty:
+            resource["useContext"] = [
+                {
+                    "code": {"system": "http://terminology.hl7.org/CodeSystem/usage-context-type", "code": "focus"},
+                    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": specialty}]},
+                }
+            ]
+        _put(client, resource)
+    found = ids(client, f"/CodeSystem?{query}&url:below=https://example.lu/CodeSystem")
+    assert found == expected
+
+
+def test_composite_needs_all_parts(client):
+    r = client.get("/CodeSystem?context-type-value=focus")
+    assert r.status_code == 400 and "'$'" in r.json()["issue"][0]["diagnostics"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from conftest import patient
+from support import patient
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 

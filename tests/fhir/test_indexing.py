@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import r4_examples_dir
+from support import r4_examples_dir
 
 from fhir_server.fhir.dates import MAX_US, parse_date_range
 from fhir_server.fhir.index_model import DateEntry, ReferenceEntry, ResourceIndex, StringEntry, TokenEntry, UriEntry

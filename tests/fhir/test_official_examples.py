@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import r4_examples_dir
+from support import r4_examples_dir
 
 from fhir_server.errors import BadRequest
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES

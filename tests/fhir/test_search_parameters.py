@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import r4_examples_dir
+from support import r4_examples_dir
 
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search_parameters import SUPPORTED_SEARCH_TYPES, SearchParameterRegistry
@@ -85,10 +85,14 @@ def test_supported_for_type(registry: SearchParameterRegistry, resource_type: st
         assert code not in supported
 
 
-def test_unsupported_types_are_listed_but_not_supported(registry: SearchParameterRegistry) -> None:
-    assert registry.get("Condition", "onset-age").type == "quantity"  # type: ignore[union-attr]
-    assert "onset-age" not in registry.supported_for_type("Condition")
-    assert registry.get("DocumentReference", "relationship").type == "composite"  # type: ignore[union-attr]
+def test_quantity_and_token_composites_are_supported(registry: SearchParameterRegistry) -> None:
+    assert registry.supported_for_type("Condition")["onset-age"].type == "quantity"
+    assert registry.supported_for_type("CodeSystem")["context-type-value"].type == "composite"
+
+
+def test_composites_with_quantity_components_are_listed_but_not_supported(registry: SearchParameterRegistry) -> None:
+    assert registry.get("CodeSystem", "context-type-quantity").type == "composite"  # type: ignore[union-attr]
+    assert "context-type-quantity" not in registry.supported_for_type("CodeSystem")
 
 
 @pytest.mark.parametrize("resource_type", SUPPORTED_TYPES)
@@ -158,6 +162,7 @@ def test_definitions_are_sorted_and_compact() -> None:
         "multipleOr",
         "multipleAnd",
         "description",
+        "component",
     }
     for item in items:
         assert set(item) <= allowed

@@ -21,9 +21,11 @@ from fhir_server.fhir.search.query import (
     SearchQuery,
     SearchValue,
     SortKey,
+    TokenValue,
 )
 from fhir_server.fhir.search.values import ValueSetExpander
 from fhir_server.fhir.search_parameters import SearchParam, SearchParameterRegistry
+from fhir_server.fhir.text import normalize_string
 
 RESULT_PARAMETERS = frozenset(
     {"_count", "_cursor", "_total", "_summary", "_elements", "_format", "_pretty", "_sort", "_contained"}
@@ -37,6 +39,7 @@ MODIFIERS = {
     "uri": frozenset({"below", "above", "missing"}),
     "number": frozenset({"missing"}),
     "quantity": frozenset({"missing"}),
+    "composite": frozenset({"missing"}),
     "id": frozenset({"not"}),
     "lastUpdated": frozenset(),
 }
@@ -181,10 +184,23 @@ class SearchParser:
         if modifier == "of-type":
             values = tuple(parse_value.token(name, p, modifier) for p in parts)
             return Clause(f"{name}:of-type", "token", None, values)
-        values = tuple(self._value(name, kind, modifier, p) for p in parts)
+        values = tuple(self._value(resource_type, name, kind, modifier, p) for p in parts)
         return Clause(name, kind, modifier, values)  # type: ignore[arg-type]
 
-    def _value(self, name: str, kind: str, modifier: str | None, raw: str) -> SearchValue:
+    def _composite(self, resource_type: str, name: str, raw: str) -> TokenValue:
+        """``part1$part2``, each part written as its component parameter's type allows."""
+        param = self._param(resource_type, name)
+        parts = parse_value.split_dollar(raw)
+        if len(parts) != len(param.components):
+            raise BadRequest(f"'{name}' takes {len(param.components)} values joined by '$'", expression=name)
+        forms = []
+        for (url, _), part in zip(param.components, parts, strict=True):
+            component = self.registry.by_url(url)
+            text = parse_value.unescape(part)
+            forms.append(normalize_string(text) if component is not None and component.type == "string" else text)
+        return TokenValue("$".join(forms), None, False)
+
+    def _value(self, resource_type: str, name: str, kind: str, modifier: str | None, raw: str) -> SearchValue:
         if kind == "id":
             return parse_value.resource_id(name, raw)
         if kind == "token":
@@ -201,6 +217,8 @@ class SearchParser:
             return parse_value.quantity(name, raw)
         if kind == "reference":
             return parse_value.reference(name, raw, self.base_url)
+        if kind == "composite":
+            return self._composite(resource_type, name, raw)
         return parse_value.uri(raw)
 
     def _code_set(self, name: str, url: str) -> CodeSetValue:

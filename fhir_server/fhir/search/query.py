@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Prefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
-Kind = Literal["token", "string", "date", "reference", "uri", "number", "quantity", "id", "lastUpdated"]
+Kind = Literal["token", "string", "date", "reference", "uri", "number", "quantity", "composite", "id", "lastUpdated"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from fhir_server.fhir.text import normalize_string
 PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 ValueSetExpander = Callable[[str], frozenset[tuple[str | None, str]]]
@@ -38,6 +39,10 @@ def unescape(value: str) -> str:
 
 def split_or(raw: str) -> list[str]:
     return _UNESCAPED_COMMA.split(raw)
+
+
+def split_dollar(raw: str) -> list[str]:
+    return _UNESCAPED_DOLLAR.split(raw)
 
 
 def split_pipe(raw: str, maxsplit: int = 1) -> list[str]:

@@ -1,0 +1,80 @@
+"""Recompute index entries in the background, reporting progress.
+
+Needed when the search parameters change (a SearchParameter resource is added, changed
+or removed): existing resources become searchable by the new parameter. Work goes in
+small transactions so the server keeps answering meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+from fhir_server.fhir.index_model import ResourceIndex
+from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.store.base import Store
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass
+class ReindexJob:
+    types: tuple[str, ...]
+    reason: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    total: int = 0
+    processed: int = 0
+    status: str = "queued"  # queued, running, completed, failed
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+
+class Reindexer:
+    def __init__(self, store: Store, extractor: IndexExtractor, keep: int = 20):
+        self._store = store
+        self._extractor = extractor
+        self._keep = keep
+        self.jobs: list[ReindexJob] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, types: tuple[str, ...], reason: str) -> ReindexJob:
+        job = ReindexJob(types, reason)
+        self.jobs = [*self.jobs[-(self._keep - 1) :], job]
+        task = asyncio.get_running_loop().create_task(self.run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def run(self, job: ReindexJob) -> None:
+        job.status = "running"
+        try:
+            job.total = sum([await self._store.count(t) for t in job.types])
+            for resource_type in job.types:
+                after: str | None = None
+                while True:
+                    async with self._store.transaction() as tx:
+                        done, after = await tx.reindex(resource_type, after, BATCH, self._extract)
+                    job.processed += done
+                    await asyncio.sleep(0)  # let requests in between batches
+                    if after is None:
+                        break
+            job.status = "completed"
+        except Exception:
+            job.status = "failed"
+            log.exception("reindex %s failed", job.id)
+        finally:
+            job.finished = time.time()
+
+    def _extract(self, body: bytes) -> ResourceIndex:
+        return self._extractor.extract(orjson.loads(body))
+
+    async def wait(self) -> None:
+        """Until every running job is over (for shutdown and tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

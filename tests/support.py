@@ -1,0 +1,35 @@
+"""Helpers shared by the test suites (imported as ``support``; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.config import Settings
+
+BASE = "http://testserver"
+
+
+def r4_examples_dir() -> Path:
+    """The unpacked hl7.fhir.r4.examples@4.0.1 package; tests fail (never skip) without it."""
+    folder = os.environ.get("FHIR_R4_EXAMPLES")
+    if not folder or not Path(folder).is_dir():
+        pytest.fail("FHIR_R4_EXAMPLES must point to the unpacked hl7.fhir.r4.examples@4.0.1 package (make test does)")
+    return Path(folder)
+
+
+def make_client(data_dir: Path, **settings: object) -> TestClient:
+    app = create_app(Settings(data_dir=data_dir, base_url=BASE, log_requests=False, **settings))
+    return TestClient(app, base_url=BASE)
+
+
+def patient(family: str = "Schmit", given: str = "Marie", **extra: object) -> dict:
+    return {"resourceType": "Patient", "name": [{"family": family, "given": [given]}], **extra}
