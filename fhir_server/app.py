@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     tz = ZoneInfo(settings.local_timezone)
     registry = SearchParameterRegistry.load_default()
     store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
+    terminology = TerminologyService.load()
     parser = SearchParser(
         registry,
         tz,
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.default_page_size,
         settings.max_page_size,
         supported_types=frozenset(SUPPORTED_TYPES),
+        expand_valueset=lambda url: frozenset(terminology.members(url)),
     )
     extractor = IndexExtractor(registry, tz)
     repository = Repository(store, extractor, parser)
@@ -54,7 +56,6 @@ def create_app(settings: Settings) -> FastAPI:
     custom_search_parameters = CustomSearchParameters(registry, reindexer, SUPPORTED_TYPES)
     repository.hooks.append(custom_search_parameters)
     operations = OperationRegistry()
-    terminology = TerminologyService.load()
     register_terminology_operations(operations, terminology)
     register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
     capability = CapabilityStatementBuilder(base_url, SUPPORTED_TYPES, registry, operations)

@@ -279,3 +279,28 @@ def test_composite(client, query, expected):
 def test_composite_needs_all_parts(client):
     r = client.get("/CodeSystem?context-type-value=focus")
     assert r.status_code == 400 and "'$'" in r.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("code:in=https://fhir.mr.lu/ValueSet/icd10-ald-qualifying", ["ald-ms", "ald-parkinson"]),
+        ("code:not-in=https://fhir.mr.lu/ValueSet/icd10-ald-qualifying", ["flu"]),
+        ("code:in=https://fhir.mr.lu/ValueSet/icd10-ald-qualifying&code=G35", ["ald-ms"]),
+    ],
+)
+def test_token_in_and_not_in_value_sets(client, query, expected):
+    for cid, code in (("ald-ms", "G35"), ("ald-parkinson", "G20"), ("flu", "J11.1")):
+        condition = {
+            "resourceType": "Condition",
+            "id": cid,
+            "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": code}]},
+        }
+        _put(client, condition)
+    assert ids(client, f"/Condition?{query}") == expected
+
+
+def test_in_unknown_value_set_is_400(client):
+    r = client.get("/Condition?code:in=https://example.lu/ValueSet/nothing")
+    assert r.status_code == 400 and "code" in r.json()["issue"][0]["diagnostics"]

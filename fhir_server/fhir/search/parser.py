@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from fhir_server.errors import BadRequest, Issue
+from fhir_server.errors import BadRequest, FhirError, Issue
 from fhir_server.fhir.search import values as parse_value
 from fhir_server.fhir.search.query import (
     Chain,
@@ -226,8 +226,8 @@ class SearchParser:
             raise BadRequest(f"'{name}:in' needs the terminology service, which is not loaded", expression=name)
         try:
             return CodeSetValue(self.expand_valueset(parse_value.unescape(url)))
-        except LookupError as exc:
-            raise BadRequest(f"'{name}:in': {exc}", expression=name) from None
+        except FhirError as exc:  # unknown or unexpandable ValueSet: the search is malformed
+            raise BadRequest(f"'{name}' ValueSet {url}: {exc}", expression=name) from None
 
     # -- result parameters -------------------------------------------------------------------
 
