@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             loaded = await load_demo(processor)
             log.warning("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
         yield
-        await reindexer.wait()
+        await reindexer.cancel()
         await store.close()
 
     app = FastAPI(

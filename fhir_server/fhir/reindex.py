@@ -20,7 +20,7 @@ from fhir_server.fhir.indexing import IndexExtractor
 from fhir_server.store.base import Store
 
 log = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 100  # resources per transaction: short pauses for the requests served meanwhile
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ReindexJob:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     total: int = 0
     processed: int = 0
-    status: str = "queued"  # queued, running, completed, failed
+    status: str = "queued"  # queued, running, completed, failed, cancelled
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -65,6 +65,12 @@ class Reindexer:
                     if after is None:
                         break
             job.status = "completed"
+        except asyncio.CancelledError:
+            job.status = "cancelled"
+            log.warning(
+                "reindex %s cancelled at %d/%d: run POST /$reindex to finish it", job.id, job.processed, job.total
+            )
+            raise
         except Exception:
             job.status = "failed"
             log.exception("reindex %s failed", job.id)
@@ -75,6 +81,12 @@ class Reindexer:
         return self._extractor.extract(orjson.loads(body))
 
     async def wait(self) -> None:
-        """Until every running job is over (for shutdown and tests)."""
+        """Until every running job is over (for tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Stop running jobs (at shutdown): a large reindex must not hold the server up."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait()

@@ -22,7 +22,7 @@ from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_TABLES
-from fhir_server.store.sqlite_search import SqlTranslator, keyset_condition, sort_expression
+from fhir_server.store.sqlite_search import SqlTranslator, driving_criterion, keyset_condition, sort_expression
 
 _COLUMNS = "type, id, version_id, last_updated, lu_us, method, body"
 MAX_INCLUDED = 1000  # resources one _include or _revinclude may add to a page
@@ -61,10 +61,12 @@ class _SqliteReader(StoreReader):
 
     async def search(self, query: SearchQuery) -> Page:
         translator = SqlTranslator()
-        conds = ["r.type = ?", "r.body IS NOT NULL"]
+        # With a selective "rid IN (…)" criterion, keep SQLite from walking every resource of the
+        # type through the type index ("+" makes the term unindexable): look matches up by rid.
+        narrowed = any(driving_criterion(c) for c in query.criteria)
+        conds = ["+r.type = ?" if narrowed else "r.type = ?", "r.body IS NOT NULL"]
         args: list[Any] = [query.resource_type]
-        for criterion in query.criteria:
-            sql, criterion_args = translator.criterion(criterion, query.resource_type, "r")
+        for sql, criterion_args in translator.criteria(query.criteria, query.resource_type, "r"):
             conds.append(sql)
             args.extend(criterion_args)
         where = " AND ".join(conds)

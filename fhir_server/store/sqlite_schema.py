@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS idx_date (
     low INTEGER NOT NULL, high INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_date_high ON idx_date (type, param, high);
 CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid, param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_reference (

@@ -50,8 +50,8 @@ def sql_literal(text: str) -> str:
 def range_condition(value: RangeValue | QuantityValue, low: str, high: str) -> SQL:
     """R4 prefix semantics: the resource's range [low, high] against the value's range."""
     p, sl, sh = value.prefix, value.low, value.high
-    if p == "eq":
-        return f"{low} >= ? AND {high} <= ?", [sl, sh]
+    if p == "eq":  # "low <= sh" follows from the rest; it bounds an index range scan on low
+        return f"{low} >= ? AND {low} <= ? AND {high} <= ?", [sl, sh, sh]
     if p == "ne":
         return f"NOT ({low} >= ? AND {high} <= ?)", [sl, sh]
     if p == "gt":
@@ -147,15 +147,58 @@ def _value_condition(kind: str, value: Any, modifier: str | None) -> SQL:
     return _uri(value, modifier)
 
 
+def _mergeable_date(criterion: Criterion) -> bool:
+    return (
+        isinstance(criterion, Clause)
+        and criterion.kind == "date"
+        and criterion.missing is None
+        and len(criterion.values) == 1
+        and criterion.values[0].prefix != "ne"  # type: ignore[union-attr]
+    )
+
+
+def driving_criterion(criterion: Criterion) -> bool:
+    """True when the criterion's condition is ``alias.rid IN (…)``: a good place to start."""
+    if isinstance(criterion, Chain):
+        return True
+    if isinstance(criterion, Clause):
+        negated = criterion.modifier in ("not", "not-in") or criterion.missing is True
+        return criterion.kind not in ("id", "lastUpdated") and not negated
+    return False
+
+
 class SqlTranslator:
     """Builds conditions with fresh table aliases, so criteria can nest to any depth."""
 
     def __init__(self) -> None:
         self._aliases = itertools.count(1)
 
+    def criteria(self, criteria: tuple[Criterion, ...], resource_type: str, alias: str) -> list[SQL]:
+        """One condition per criterion, except that single-valued date clauses on one parameter
+        (``date=ge2024-01-01&date=lt2024-02-01``) share one sub-select, so that the range is
+        one index scan rather than an intersection of two large sets. For a resource with
+        several values of that date, they must then hold for one and the same value."""
+        conditions: list[SQL] = []
+        ranges: dict[str, list[Clause]] = {}
+        for criterion in criteria:
+            if _mergeable_date(criterion):
+                ranges.setdefault(criterion.param, []).append(criterion)  # type: ignore[union-attr]
+            else:
+                conditions.append(self.criterion(criterion, resource_type, alias))
+        for param, clauses in ranges.items():
+            parts = [range_condition(c.values[0], "low", "high") for c in clauses]  # type: ignore[arg-type]
+            cond = " AND ".join(f"({c})" for c, _ in parts)
+            conditions.append(
+                (
+                    f"{alias}.rid IN (SELECT rid FROM idx_date WHERE type = ? AND param = ? AND {cond})",
+                    [resource_type, param, *(a for _, args in parts for a in args)],
+                )
+            )
+        return conditions
+
     def criterion(self, criterion: Criterion, resource_type: str, alias: str) -> SQL:
         if isinstance(criterion, Chain):
-            return self._chain(criterion, alias)
+            return self._chain(criterion, resource_type, alias)
         if isinstance(criterion, ReverseChain):
             return self._reverse_chain(criterion, resource_type, alias)
         return self._clause(criterion, resource_type, alias)
@@ -181,30 +224,38 @@ class SqlTranslator:
             base_args + [a for _, vargs in ors for a in vargs],
         )
 
-    def _chain(self, chain: Chain, alias: str) -> SQL:
+    def _chain(self, chain: Chain, resource_type: str, alias: str) -> SQL:
+        """Nested IN sub-selects: targets matching the inner criterion → references to them."""
         selects, args = [], []
         for target_type, inner in chain.branches:
             n = next(self._aliases)
             t, ref = f"t{n}", f"ref{n}"
             inner_sql, inner_args = self.criterion(inner, target_type, t)
             selects.append(
-                f"SELECT {ref}.rid FROM resources {t} JOIN idx_reference {ref} "
-                f"ON {ref}.target_id = {t}.id AND {ref}.target_type = {t}.type AND {ref}.param = ? "
-                f"WHERE {t}.type = ? AND {t}.body IS NOT NULL AND {inner_sql}"
+                f"SELECT {ref}.rid FROM idx_reference {ref} WHERE {ref}.type = ? AND {ref}.param = ? "
+                f"AND {ref}.target_type = ? AND {ref}.target_id IN (SELECT {t}.id FROM resources {t} "
+                f"WHERE {_type_condition(t, inner)} AND {t}.body IS NOT NULL AND {inner_sql})"
             )
-            args += [chain.param, target_type, *inner_args]
+            args += [resource_type, chain.param, target_type, target_type, *inner_args]
         return f"{alias}.rid IN ({' UNION '.join(selects)})", args
 
     def _reverse_chain(self, chain: ReverseChain, resource_type: str, alias: str) -> SQL:
+        """Sources matching the inner criterion → the ids their references point to."""
         n = next(self._aliases)
         s, ref = f"s{n}", f"ref{n}"
         inner_sql, inner_args = self.criterion(chain.inner, chain.source_type, s)
         return (
-            f"{alias}.id IN (SELECT {ref}.target_id FROM idx_reference {ref} JOIN resources {s} ON {s}.rid = {ref}.rid "
-            f"WHERE {ref}.type = ? AND {ref}.param = ? AND {ref}.target_type = ? AND {s}.body IS NOT NULL "
-            f"AND {inner_sql})",
-            [chain.source_type, chain.param, resource_type, *inner_args],
+            f"{alias}.id IN (SELECT {ref}.target_id FROM idx_reference {ref} WHERE {ref}.param = ? "
+            f"AND {ref}.target_type = ? AND {ref}.rid IN (SELECT {s}.rid FROM resources {s} "
+            f"WHERE {_type_condition(s, chain.inner)} AND {s}.body IS NOT NULL AND {inner_sql}))",
+            [chain.param, resource_type, chain.source_type, *inner_args],
         )
+
+
+def _type_condition(alias: str, criterion: Criterion) -> str:
+    """``alias.type = ?``, unindexable ("+") when the criterion is the better way in: otherwise
+    SQLite may walk every resource of the type through the type index."""
+    return f"{'+' if driving_criterion(criterion) else ''}{alias}.type = ?"
 
 
 _SORT_COLUMN = {
