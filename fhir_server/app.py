@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     tz = ZoneInfo(settings.local_timezone)
     registry = SearchParameterRegistry.load_default()
     store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
-    terminology = TerminologyService.load()
+    terminology = TerminologyService.load(settings.terminology_dir)
     parser = SearchParser(
         registry,
         tz,

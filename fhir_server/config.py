@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+"""A source checkout or editable install: profiles/ and terminology/ sit beside the package."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FHIR_SERVER_")
@@ -30,8 +33,10 @@ class Settings(BaseSettings):
     """Zone for date-only values and dateTimes without offset, as the spec leaves to the server."""
 
     log_requests: bool = True
-    profiles_dir: Path = Path(__file__).resolve().parents[1] / "profiles"
+    profiles_dir: Path = REPOSITORY_ROOT / "profiles"
     """Luxembourg profiles and search parameters, published at start (the repo's profiles/)."""
+    terminology_dir: Path = REPOSITORY_ROOT / "terminology"
+    """Code systems, value sets and concept maps (the repo's terminology/)."""
 
     @property
     def sqlite_path(self) -> Path:

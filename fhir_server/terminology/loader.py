@@ -1,30 +1,26 @@
 """Find and read the terminology folder: every CodeSystem, ValueSet and ConceptMap JSON file in it.
 
-The folder is, in order: the argument, ``$FHIR_SERVER_TERMINOLOGY_DIR``, or the repository's
-``terminology/`` folder next to the ``fhir_server`` package (a source checkout or an
-editable install). A non-editable install does not ship that folder: point
-``FHIR_SERVER_TERMINOLOGY_DIR`` at a copy of it.
+The folder is the server's ``terminology_dir`` setting (``$FHIR_SERVER_TERMINOLOGY_DIR``), by
+default the repository's ``terminology/`` folder next to the ``fhir_server`` package (a
+source checkout or an editable install). A non-editable install does not ship that folder:
+point ``FHIR_SERVER_TERMINOLOGY_DIR`` at a copy of it.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-import fhir_server
+from fhir_server.config import REPOSITORY_ROOT
 
 ENV_VAR = "FHIR_SERVER_TERMINOLOGY_DIR"
 RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap")
 
 
 def default_folder() -> Path:
-    configured = os.environ.get(ENV_VAR)
-    if configured:
-        return Path(configured)
-    return Path(fhir_server.__file__).resolve().parents[1] / "terminology"
+    return REPOSITORY_ROOT / "terminology"
 
 
 def read_folder(folder: Path | None = None) -> list[dict[str, Any]]:
