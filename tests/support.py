@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +36,14 @@ def make_client(data_dir: Path, **settings: object) -> TestClient:
 
 def patient(family: str = "Schmit", given: str = "Marie", **extra: object) -> dict:
     return {"resourceType": "Patient", "name": [{"family": family, "given": [given]}], **extra}
+
+
+def official_examples(types: tuple[str, ...]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(file, resource) for each official 4.0.1 example of the given types, in file order."""
+    for path in sorted(r4_examples_dir().glob("*-*.json")):
+        resource_type = path.name.split("-", 1)[0]
+        if resource_type not in types:
+            continue
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        if resource.get("resourceType") == resource_type:
+            yield path, resource

@@ -21,7 +21,7 @@ from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
-from fhir_server.store.sqlite_schema import DDL, INDEX_TABLES
+from fhir_server.store.sqlite_schema import DDL, INDEX_ROWS, INDEX_TABLES
 from fhir_server.store.sqlite_search import SqlTranslator, driving_criterion, keyset_condition, sort_expression
 
 _COLUMNS = "type, id, version_id, last_updated, lu_us, method, body"
@@ -223,41 +223,12 @@ class _SqliteTransaction(_SqliteReader, StoreTransaction):
         return len(rows), (str(rows[-1][0]) if len(rows) == limit else None)
 
     def _insert_index(self, rid: int, rtype: str, index: ResourceIndex) -> None:
-        conn = self._conn
-        if index.tokens:
-            conn.executemany(
-                "INSERT INTO idx_token VALUES (?, ?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.system, e.code, e.text) for e in index.tokens],
-            )
-        if index.strings:
-            conn.executemany(
-                "INSERT INTO idx_string VALUES (?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.value, e.raw) for e in index.strings],
-            )
-        if index.dates:
-            conn.executemany(
-                "INSERT INTO idx_date VALUES (?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.low, e.high) for e in index.dates],
-            )
-        if index.references:
-            conn.executemany(
-                "INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.target_type, e.target_id, e.version, e.url) for e in index.references],
-            )
-        if index.uris:
-            conn.executemany(
-                "INSERT INTO idx_uri VALUES (?, ?, ?, ?)", [(rid, rtype, e.param, e.value) for e in index.uris]
-            )
-        if index.numbers:
-            conn.executemany(
-                "INSERT INTO idx_number VALUES (?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.low, e.high) for e in index.numbers],
-            )
-        if index.quantities:
-            conn.executemany(
-                "INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(rid, rtype, e.param, e.system, e.code, e.low, e.high) for e in index.quantities],
-            )
+        for field, (table, columns) in INDEX_ROWS.items():
+            entries = getattr(index, field)
+            if entries:
+                marks = ", ".join("?" * (len(columns) + 2))
+                rows = [(rid, rtype, *(getattr(e, c) for c in columns)) for e in entries]
+                self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 class SqliteStore(_SqliteReader, Store):

@@ -82,4 +82,14 @@ CREATE INDEX IF NOT EXISTS idx_quantity_low ON idx_quantity (type, param, low);
 CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity (rid, param, low, high);
 """
 
-INDEX_TABLES = ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_uri", "idx_number", "idx_quantity")
+# ResourceIndex field → its table and the entry attributes stored after (rid, type), in column order
+INDEX_ROWS = {
+    "tokens": ("idx_token", ("param", "system", "code", "text")),
+    "strings": ("idx_string", ("param", "value", "raw")),
+    "dates": ("idx_date", ("param", "low", "high")),
+    "references": ("idx_reference", ("param", "target_type", "target_id", "version", "url")),
+    "uris": ("idx_uri", ("param", "value")),
+    "numbers": ("idx_number", ("param", "low", "high")),
+    "quantities": ("idx_quantity", ("param", "system", "code", "low", "high")),
+}
+INDEX_TABLES = tuple(table for table, _ in INDEX_ROWS.values())

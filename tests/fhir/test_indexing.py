@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from support import r4_examples_dir
+from support import official_examples
 
 from fhir_server.fhir.dates import MAX_US, parse_date_range
 from fhir_server.fhir.index_model import DateEntry, ReferenceEntry, ResourceIndex, StringEntry, TokenEntry, UriEntry
@@ -323,16 +322,10 @@ def test_broken_custom_expression_never_fails_a_write(caplog: pytest.LogCaptureF
 
 
 def test_every_official_example(extractor: IndexExtractor, caplog: pytest.LogCaptureFixture) -> None:
-    folder = r4_examples_dir()
     counts: dict[str, int] = defaultdict(int)
     with caplog.at_level(logging.WARNING):
-        for path in sorted(folder.glob("*-*.json")):
-            resource_type = path.name.split("-", 1)[0]
-            if resource_type not in SUPPORTED_TYPES:
-                continue
-            resource = json.loads(path.read_text(encoding="utf-8"))
-            if resource.get("resourceType") != resource_type:
-                continue
+        for path, resource in official_examples(SUPPORTED_TYPES):
+            resource_type = resource["resourceType"]
             index = extractor.extract(resource)
             entries = (
                 len(index.tokens) + len(index.strings) + len(index.dates) + len(index.references) + len(index.uris)

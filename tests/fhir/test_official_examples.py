@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from support import r4_examples_dir
+from support import official_examples
 
 from fhir_server.errors import BadRequest
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
@@ -33,15 +33,9 @@ def _known_exception(resource: dict) -> str | None:
 
 
 def test_every_official_example_of_supported_types_validates():
-    folder = r4_examples_dir()
     checked, excused, failures = 0, [], []
-    for path in sorted(folder.glob("*.json")):
-        rtype = path.name.split("-", 1)[0]
-        if rtype not in SUPPORTED_TYPES:
-            continue
-        resource = json.loads(path.read_text(encoding="utf-8"))
-        if resource.get("resourceType") != rtype:
-            continue
+    for path, resource in official_examples(SUPPORTED_TYPES):
+        rtype = resource["resourceType"]
         try:
             validate_structure(resource, rtype)
             checked += 1
