@@ -24,6 +24,7 @@ from fhir_server.fhir.search.query import (
 )
 from fhir_server.fhir.text import normalize_string
 
+_DAY_US = 86_400_000_000
 PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
@@ -88,8 +89,8 @@ def date(name: str, raw: str, tz: ZoneInfo) -> RangeValue:
         low, high = parse_date_range(text, tz)
     except ValueError as exc:
         raise BadRequest(f"Invalid date in search parameter '{name}': {exc}", expression=name) from None
-    if prefix == "ap":  # ±10% of the distance to now (https://hl7.org/fhir/R4/search.html#prefix)
-        margin = abs(int(time.time() * 1_000_000) - (low + high) // 2) // 10
+    if prefix == "ap":  # ±10% of the distance to now, at least a day (https://hl7.org/fhir/R4/search.html#prefix)
+        margin = max(abs(int(time.time() * 1_000_000) - (low + high) // 2) // 10, _DAY_US)
         low, high = low - margin, high + margin
     return RangeValue(prefix, low, high)
 
