@@ -2,7 +2,13 @@
 
 SCHEMA_VERSION = 1
 
-DDL = """
+_DAY_US = 86_400_000_000
+SPAN_CLASS_LIMITS = (_DAY_US, 366 * _DAY_US, None)
+"""Longest span (high - low, µs) of date index rows in each class: day precision or finer,
+up to a year (month and year precision), longer (periods)."""
+SPAN_CLASS = f"(CASE WHEN high - low < {_DAY_US} THEN 0 WHEN high - low < {366 * _DAY_US} THEN 1 ELSE 2 END)"
+
+DDL = f"""
 CREATE TABLE IF NOT EXISTS resources (
     rid          INTEGER PRIMARY KEY,
     type         TEXT    NOT NULL,
@@ -52,6 +58,7 @@ CREATE TABLE IF NOT EXISTS idx_date (
 );
 CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (type, param, low);
 CREATE INDEX IF NOT EXISTS idx_date_high ON idx_date (type, param, high);
+CREATE INDEX IF NOT EXISTS idx_date_span ON idx_date (type, param, {SPAN_CLASS}, low);
 CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid, param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_reference (

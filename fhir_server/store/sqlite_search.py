@@ -27,6 +27,7 @@ from fhir_server.fhir.search.query import (
     TokenValue,
     UriValue,
 )
+from fhir_server.store.sqlite_schema import SPAN_CLASS, SPAN_CLASS_LIMITS
 
 TABLE_FOR_KIND = {
     "token": "idx_token",
@@ -147,6 +148,35 @@ def _value_condition(kind: str, value: Any, modifier: str | None) -> SQL:
     return _uri(value, modifier)
 
 
+def _date_range(values: list[RangeValue], resource_type: str, param: str, alias: str) -> SQL:
+    """Date clauses of one parameter in one sub-select. When they bound the range from both
+    sides (``low <= upper`` and ``high >= lower``), each span class of index rows is scanned
+    from ``lower - its longest span``: a 30-day window reads about 30 days of rows, not all
+    rows on one side of it."""
+    parts = [range_condition(v, "low", "high") for v in values]
+    cond = " AND ".join(f"({c})" for c, _ in parts)
+    args = [a for _, part_args in parts for a in part_args]
+    lower = max(
+        (v.low if v.prefix in ("ge", "eq", "ap") else v.high for v in values if v.prefix in _HIGH_BOUNDS), default=None
+    )
+    upper = min(
+        (v.high if v.prefix in ("le", "eq", "ap") else v.low for v in values if v.prefix in _LOW_BOUNDS), default=None
+    )
+    base = "SELECT rid FROM idx_date WHERE type = ? AND param = ?"
+    if lower is None or upper is None:
+        return f"{alias}.rid IN ({base} AND {cond})", [resource_type, param, *args]
+    selects, select_args = [], []
+    for span_class, longest in enumerate(SPAN_CLASS_LIMITS):
+        bound = f" AND low >= {lower - longest}" if longest is not None else ""
+        selects.append(f"{base} AND {SPAN_CLASS} = {span_class} AND low <= ?{bound} AND {cond}")
+        select_args += [resource_type, param, upper, *args]
+    return f"{alias}.rid IN ({' UNION ALL '.join(selects)})", select_args
+
+
+_HIGH_BOUNDS = frozenset({"ge", "gt", "eq", "ap"})  # prefixes that imply high >= some value
+_LOW_BOUNDS = frozenset({"le", "lt", "eq", "ap"})  # prefixes that imply low <= some value
+
+
 def _mergeable_date(criterion: Criterion) -> bool:
     return (
         isinstance(criterion, Clause)
@@ -186,14 +216,8 @@ class SqlTranslator:
             else:
                 conditions.append(self.criterion(criterion, resource_type, alias))
         for param, clauses in ranges.items():
-            parts = [range_condition(c.values[0], "low", "high") for c in clauses]  # type: ignore[arg-type]
-            cond = " AND ".join(f"({c})" for c, _ in parts)
-            conditions.append(
-                (
-                    f"{alias}.rid IN (SELECT rid FROM idx_date WHERE type = ? AND param = ? AND {cond})",
-                    [resource_type, param, *(a for _, args in parts for a in args)],
-                )
-            )
+            values: list[RangeValue] = [c.values[0] for c in clauses]  # type: ignore[misc]
+            conditions.append(_date_range(values, resource_type, param, alias))
         return conditions
 
     def criterion(self, criterion: Criterion, resource_type: str, alias: str) -> SQL:

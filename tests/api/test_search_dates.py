@@ -79,3 +79,25 @@ def test_approximate_dates_are_relative_to_now(client):
     assert [e["resource"]["id"] for e in found] == ["recent"]
     ten_years = client.get(f"/Condition?onset-date=ap{(today - timedelta(days=3600)).isoformat()}").json()
     assert [e["resource"]["id"] for e in ten_years["entry"]] == ["old"]  # ±10% of ~10 years: a year
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("date=ge2024-01-01&date=le2024-01-31", ["open", "short", "year-long"]),
+        ("date=ge2024-03-01&date=lt2024-04-01", ["open", "year-long"]),
+        ("date=gt2025-06-30&date=lt2025-08-01", ["open"]),
+        ("date=ge2019-01-01&date=le2019-12-31", []),
+    ],
+)
+def test_two_sided_ranges_over_periods_of_every_length(client, query, expected):
+    periods = {
+        "short": {"start": "2024-01-10", "end": "2024-01-12"},
+        "year-long": {"start": "2023-06-01", "end": "2025-03-31"},
+        "open": {"start": "2020-01-01"},
+    }
+    for cid, period in periods.items():
+        team = {"resourceType": "CareTeam", "id": cid, "status": "active", "period": period}
+        assert client.put(f"/CareTeam/{cid}", json=team).status_code == 201
+    bundle = client.get(f"/CareTeam?{query}").json()
+    assert sorted(e["resource"]["id"] for e in bundle.get("entry", [])) == expected
