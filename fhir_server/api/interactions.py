@@ -6,11 +6,15 @@ HTTP concerns (headers, negotiation, serialisation) stay in :mod:`.http`.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
+
+import orjson
 
 from fhir_server.api import bundle_builders
 from fhir_server.api.messages import FhirRequest, FhirResponse
@@ -36,10 +40,6 @@ def _written(result: WriteResult) -> FhirResponse:
 def _patch_body(req: FhirRequest) -> Any:
     body = req.body
     if isinstance(body, dict) and body.get("resourceType") == "Binary":  # JSON Patch inside a Bundle
-        import base64
-
-        import orjson
-
         try:
             return orjson.loads(base64.b64decode(body.get("data", "")))
         except (ValueError, orjson.JSONDecodeError):
@@ -217,8 +217,6 @@ class Interactions:
 
     @staticmethod
     def _criteria(req: FhirRequest) -> str:
-        from urllib.parse import urlencode
-
         criteria = [(k, v) for k, v in req.params if not k.startswith("_format") and k != "_pretty"]
         if not criteria:
             raise BadRequest(f"{req.method} on a type needs search criteria (a conditional {req.method.lower()})")
