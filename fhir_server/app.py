@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         await publish(repository, terminology)
         if settings.demo:
             loaded = await load_demo(processor)
-            log.warning("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
+            log.info("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
         yield
         await reindexer.cancel()
         await store.close()

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from fhir_server.config import Settings
+from fhir_server.log_format import configure_logging
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -17,7 +18,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    configure_logging()
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None)
     return 0
 
 

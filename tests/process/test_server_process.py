@@ -41,6 +41,10 @@ def search_total(client: httpx.Client, query: str) -> int:
     return body["total"]
 
 
+def _requests(records: list[dict]) -> list[dict]:
+    return [rec for rec in records if "request_id" in rec]
+
+
 def wait_for_log_lines(server, predicate, timeout: float = 5.0) -> list[dict]:
     """Request-log records (stderr lines parsed as JSON) once ``predicate(records)`` holds."""
     deadline = time.monotonic() + timeout
@@ -128,8 +132,11 @@ def test_one_json_log_line_per_request_without_query_values(server):
             r_form.status_code) == (200, 201, 200, 404, 200)
     responses = [r_meta, r_create, r_search, r_missing, r_form]
 
-    records = wait_for_log_lines(server, lambda recs: len(recs) >= 5 + 1)  # + the readiness probe
-    # every stderr line is one JSON object (json.loads above raised otherwise), one per request
+    lines = wait_for_log_lines(server, lambda recs: len(_requests(recs)) >= 5 + 1)  # + the readiness probe
+    # every stderr line is one JSON object (json.loads above raised otherwise): request lines,
+    # and the server's own log records (start-up messages) with a level and a logger
+    records = _requests(lines)
+    assert all({"level", "logger", "message"} <= set(rec) for rec in lines if rec not in records)
     by_id = {rec["request_id"]: rec for rec in records}
     assert len(by_id) == len(records)
     expected = [
