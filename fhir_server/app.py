@@ -18,10 +18,12 @@ from fhir_server.api.operations import OperationRegistry
 from fhir_server.api.request_log import RequestLogMiddleware
 from fhir_server.api.terminology_operations import register_terminology_operations
 from fhir_server.api.transactions import BundleProcessor
+from fhir_server.api.validate_operation import register_validate_operation
 from fhir_server.config import Settings
 from fhir_server.demo.loader import load_demo
 from fhir_server.fhir.custom_search_parameters import CustomSearchParameters
 from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.fhir.profiles import ProfileValidator
 from fhir_server.fhir.publish import publish_resources, read_folder
 from fhir_server.fhir.reindex import Reindexer
 from fhir_server.fhir.repository import Repository
@@ -58,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
     operations = OperationRegistry()
     register_terminology_operations(operations, terminology)
     register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
+    validator = ProfileValidator.load(settings.profiles_dir, terminology)
+    register_validate_operation(operations, validator, repository, SUPPORTED_TYPES)
     capability = CapabilityStatementBuilder(base_url, SUPPORTED_TYPES, registry, operations)
     interactions = Interactions(
         repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations
@@ -89,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.operations = operations
     app.state.reindexer = reindexer
     app.state.terminology = terminology
+    app.state.validator = validator
     app.add_api_route(
         "/{path:path}",
         HttpAdapter(interactions, base_url, settings.max_body_bytes),

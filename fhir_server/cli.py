@@ -1,4 +1,4 @@
-"""Command line: `fhir-server serve`."""
+"""Command line: `fhir-server serve`, `fhir-server validate`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    """Validate JSON files (a resource each); exit 1 if any has an error, 2 if one cannot be read."""
+    import json
+    from pathlib import Path
+
+    from fhir_server.fhir.profiles import ProfileValidator
+    from fhir_server.terminology import TerminologyService
+
+    settings = Settings()
+    validator = ProfileValidator.load(settings.profiles_dir, TerminologyService.load(settings.terminology_dir))
+    status = 0
+    for name in args.files:
+        try:
+            resource = json.loads(Path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"{name}: cannot read: {exc}")
+            status = 2
+            continue
+        issues = validator.validate(resource, args.profile)
+        errors = sum(1 for i in issues if i.severity in ("error", "fatal"))
+        print(f"{name}: {'invalid' if errors else 'valid'} ({errors} errors, {len(issues) - errors} other issues)")
+        for issue in issues:
+            print(f"  {issue.severity:<11} {issue.code:<12} {issue.diagnostics}")
+        if errors and status == 0:
+            status = 1
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", dest="base_url", help="public base URL (FHIR_SERVER_BASE_URL)")
     serve.add_argument("--demo", action="store_true", default=None, help="load the demo data set (FHIR_SERVER_DEMO)")
     serve.set_defaults(handler=_serve)
+    validate = commands.add_parser("validate", help="validate resources (JSON files) against their profiles")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a JSON file holding one resource")
+    validate.add_argument("--profile", help="canonical URL of the profile to validate against")
+    validate.set_defaults(handler=_validate)
     return parser
 
 

@@ -22,7 +22,13 @@ from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_ROWS, INDEX_TABLES
-from fhir_server.store.sqlite_search import SqlTranslator, driving_criterion, keyset_condition, sort_expression
+from fhir_server.store.sqlite_search import (
+    Condition,
+    SqlTranslator,
+    driving_criterion,
+    keyset_condition,
+    sort_expression,
+)
 
 _COLUMNS = "type, id, version_id, last_updated, lu_us, method, body"
 MAX_INCLUDED = 1000  # resources one _include or _revinclude may add to a page
@@ -60,21 +66,33 @@ class _SqliteReader(StoreReader):
         return _version(row) if row else None
 
     async def search(self, query: SearchQuery) -> Page:
-        translator = SqlTranslator()
+        conditions = SqlTranslator().criteria(query.criteria, query.resource_type, "r")
         # With a selective "rid IN (…)" criterion, keep SQLite from walking every resource of the
         # type through the type index ("+" makes the term unindexable): look matches up by rid.
         narrowed = any(driving_criterion(c) for c in query.criteria)
         conds = ["+r.type = ?" if narrowed else "r.type = ?", "r.body IS NOT NULL"]
         args: list[Any] = [query.resource_type]
-        for sql, criterion_args in translator.criteria(query.criteria, query.resource_type, "r"):
-            conds.append(sql)
-            args.extend(criterion_args)
+        for condition in conditions:
+            conds.append(condition.sql)
+            args.extend(condition.args)
         where = " AND ".join(conds)
-        total = None
-        if query.with_total:
-            total = self._conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
+        total = self._count(where, args, conditions) if query.with_total else None
         keys = [(sort_expression(k, "r"), k.descending) for k in query.sort] + [("r.rid", False)]
         return self._page("resources r", _prefixed(_COLUMNS, "r"), where, args, keys, query.cursor, query.count, total)
+
+    def _count(self, where: str, args: list[Any], conditions: list[Condition]) -> int:
+        """Matches of a search. When every condition is a sub-select of index rows (which exist
+        only for current resources) the count comes from the index alone, several times faster."""
+        if conditions and all(c.rids is not None for c in conditions):
+            selects = [c.rids for c in conditions]  # type: ignore[misc]
+            compound = " INTERSECT ".join(f"SELECT rid FROM ({sql})" for sql, _ in selects)
+            sql = (
+                f"SELECT count(*) FROM ({compound})"
+                if len(selects) > 1
+                else f"SELECT count(DISTINCT rid) FROM ({compound})"
+            )
+            return self._conn.execute(sql, [a for _, sub_args in selects for a in sub_args]).fetchone()[0]
+        return self._conn.execute(f"SELECT count(*) FROM resources r WHERE {where}", args).fetchone()[0]
 
     async def history(self, query: HistoryQuery) -> Page:
         conds, args = ["1"], []

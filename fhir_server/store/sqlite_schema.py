@@ -8,7 +8,23 @@ SPAN_CLASS_LIMITS = (_DAY_US, 366 * _DAY_US, None)
 up to a year (month and year precision), longer (periods)."""
 SPAN_CLASS = f"(CASE WHEN high - low < {_DAY_US} THEN 0 WHEN high - low < {366 * _DAY_US} THEN 1 ELSE 2 END)"
 
-DDL = f"""
+# Index names of earlier schemas; search indexes now also hold rid, so a search reads no table rows.
+_RETIRED_INDEXES = (
+    "idx_token_code",
+    "idx_string_value",
+    "idx_date_low",
+    "idx_date_high",
+    "idx_date_span",
+    "idx_reference_target",
+    "idx_reference_url",
+    "idx_uri_value",
+    "idx_number_low",
+    "idx_quantity_low",
+)
+
+DDL = (
+    "".join(f"DROP INDEX IF EXISTS {name};\n" for name in _RETIRED_INDEXES)
+    + f"""
 CREATE TABLE IF NOT EXISTS resources (
     rid          INTEGER PRIMARY KEY,
     type         TEXT    NOT NULL,
@@ -42,52 +58,53 @@ CREATE TABLE IF NOT EXISTS idx_token (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, code TEXT, text TEXT
 );
-CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (type, param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_code_rid ON idx_token (type, param, code, system, rid);
 CREATE INDEX IF NOT EXISTS idx_token_rid ON idx_token (rid, param, code);
 
 CREATE TABLE IF NOT EXISTS idx_string (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     value TEXT NOT NULL, raw TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (type, param, value);
+CREATE INDEX IF NOT EXISTS idx_string_value_rid ON idx_string (type, param, value, rid);
 CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string (rid, param, value);
 
 CREATE TABLE IF NOT EXISTS idx_date (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     low INTEGER NOT NULL, high INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (type, param, low);
-CREATE INDEX IF NOT EXISTS idx_date_high ON idx_date (type, param, high);
-CREATE INDEX IF NOT EXISTS idx_date_span ON idx_date (type, param, {SPAN_CLASS}, low);
+CREATE INDEX IF NOT EXISTS idx_date_low_rid ON idx_date (type, param, low, high, rid);
+CREATE INDEX IF NOT EXISTS idx_date_high_rid ON idx_date (type, param, high, low, rid);
+CREATE INDEX IF NOT EXISTS idx_date_span_rid ON idx_date (type, param, {SPAN_CLASS}, low, high, rid);
 CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid, param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_reference (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     target_type TEXT, target_id TEXT, version TEXT, url TEXT
 );
-CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (type, param, target_id, target_type);
-CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (type, param, url);
+CREATE INDEX IF NOT EXISTS idx_reference_target_rid ON idx_reference (type, param, target_id, target_type, rid);
+CREATE INDEX IF NOT EXISTS idx_reference_url_rid ON idx_reference (type, param, url, rid);
 CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid, param, target_type, target_id);
 
 CREATE TABLE IF NOT EXISTS idx_uri (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (type, param, value);
+CREATE INDEX IF NOT EXISTS idx_uri_value_rid ON idx_uri (type, param, value, rid);
 CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid, param, value);
 
 CREATE TABLE IF NOT EXISTS idx_number (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idx_number_low ON idx_number (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_number_low_rid ON idx_number (type, param, low, high, rid);
 CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number (rid, param, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_quantity (
     rid INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, code TEXT, low REAL NOT NULL, high REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS idx_quantity_low ON idx_quantity (type, param, low);
+CREATE INDEX IF NOT EXISTS idx_quantity_low_rid ON idx_quantity (type, param, low, high, rid);
 CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity (rid, param, low, high);
 """
+)
 
 # ResourceIndex field → its table and the entry attributes stored after (rid, type), in column order
 INDEX_ROWS = {

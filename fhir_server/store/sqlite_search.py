@@ -9,6 +9,7 @@ aggregates of index values, so that keyset paging works for any sort.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -42,6 +43,21 @@ TABLE_FOR_KIND = {
 _MAX_CHAR = "\U0010ffff"
 _HUGE = 9.0e18
 SQL = tuple[str, list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition on a resources row; ``rids`` is its sub-select when it reads
+    ``alias.rid IN (rids)`` — index rows exist only for current resources, so a count can
+    be answered from such sub-selects alone."""
+
+    sql: str
+    args: list[Any]
+    rids: SQL | None = None
+
+
+def _rid_in(alias: str, select: str, args: list[Any]) -> Condition:
+    return Condition(f"{alias}.rid IN ({select})", args, (select, args))
 
 
 def sql_literal(text: str) -> str:
@@ -148,7 +164,7 @@ def _value_condition(kind: str, value: Any, modifier: str | None) -> SQL:
     return _uri(value, modifier)
 
 
-def _date_range(values: list[RangeValue], resource_type: str, param: str, alias: str) -> SQL:
+def _date_range(values: list[RangeValue], resource_type: str, param: str, alias: str) -> Condition:
     """Date clauses of one parameter in one sub-select. When they bound the range from both
     sides (``low <= upper`` and ``high >= lower``), each span class of index rows is scanned
     from ``lower - its longest span``: a 30-day window reads about 30 days of rows, not all
@@ -164,13 +180,13 @@ def _date_range(values: list[RangeValue], resource_type: str, param: str, alias:
     )
     base = "SELECT rid FROM idx_date WHERE type = ? AND param = ?"
     if lower is None or upper is None:
-        return f"{alias}.rid IN ({base} AND {cond})", [resource_type, param, *args]
+        return _rid_in(alias, f"{base} AND {cond}", [resource_type, param, *args])
     selects, select_args = [], []
     for span_class, longest in enumerate(SPAN_CLASS_LIMITS):
         bound = f" AND low >= {lower - longest}" if longest is not None else ""
         selects.append(f"{base} AND {SPAN_CLASS} = {span_class} AND low <= ?{bound} AND {cond}")
         select_args += [resource_type, param, upper, *args]
-    return f"{alias}.rid IN ({' UNION ALL '.join(selects)})", select_args
+    return _rid_in(alias, " UNION ALL ".join(selects), select_args)
 
 
 _HIGH_BOUNDS = frozenset({"ge", "gt", "eq", "ap"})  # prefixes that imply high >= some value
@@ -203,12 +219,12 @@ class SqlTranslator:
     def __init__(self) -> None:
         self._aliases = itertools.count(1)
 
-    def criteria(self, criteria: tuple[Criterion, ...], resource_type: str, alias: str) -> list[SQL]:
+    def criteria(self, criteria: tuple[Criterion, ...], resource_type: str, alias: str) -> list[Condition]:
         """One condition per criterion, except that single-valued date clauses on one parameter
         (``date=ge2024-01-01&date=lt2024-02-01``) share one sub-select, so that the range is
         one index scan rather than an intersection of two large sets. For a resource with
         several values of that date, they must then hold for one and the same value."""
-        conditions: list[SQL] = []
+        conditions: list[Condition] = []
         ranges: dict[str, list[Clause]] = {}
         for criterion in criteria:
             if _mergeable_date(criterion):
@@ -220,55 +236,58 @@ class SqlTranslator:
             conditions.append(_date_range(values, resource_type, param, alias))
         return conditions
 
-    def criterion(self, criterion: Criterion, resource_type: str, alias: str) -> SQL:
+    def criterion(self, criterion: Criterion, resource_type: str, alias: str) -> Condition:
         if isinstance(criterion, Chain):
             return self._chain(criterion, resource_type, alias)
         if isinstance(criterion, ReverseChain):
             return self._reverse_chain(criterion, resource_type, alias)
         return self._clause(criterion, resource_type, alias)
 
-    def _clause(self, clause: Clause, resource_type: str, alias: str) -> SQL:
+    def _clause(self, clause: Clause, resource_type: str, alias: str) -> Condition:
         if clause.kind == "id":
             marks = ", ".join("?" for _ in clause.values)
             negate = "NOT " if clause.modifier == "not" else ""
-            return f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values]  # type: ignore[union-attr]
+            return Condition(f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values])  # type: ignore[union-attr]
         if clause.kind == "lastUpdated":
             ors = [range_condition(v, f"{alias}.lu_us", f"{alias}.lu_us") for v in clause.values]  # type: ignore[arg-type]
-            return "(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args]
+            return Condition("(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args])
         table = TABLE_FOR_KIND[clause.kind]
         base = f"SELECT rid FROM {table} WHERE type = ? AND param = ?"
         base_args: list[Any] = [resource_type, clause.param]
-        if clause.missing is not None:
-            return f"{alias}.rid {'NOT IN' if clause.missing else 'IN'} ({base})", base_args
+        if clause.missing is True:
+            return Condition(f"{alias}.rid NOT IN ({base})", base_args)
+        if clause.missing is False:
+            return _rid_in(alias, base, base_args)
         ors = [_value_condition(clause.kind, v, clause.modifier) for v in clause.values]
         cond = " OR ".join(f"({c})" for c, _ in ors)
-        negate = clause.modifier in ("not", "not-in")
-        return (
-            f"{alias}.rid {'NOT IN' if negate else 'IN'} ({base} AND ({cond}))",
-            base_args + [a for _, vargs in ors for a in vargs],
-        )
+        args = base_args + [a for _, vargs in ors for a in vargs]
+        if clause.modifier in ("not", "not-in"):
+            return Condition(f"{alias}.rid NOT IN ({base} AND ({cond}))", args)
+        return _rid_in(alias, f"{base} AND ({cond})", args)
 
-    def _chain(self, chain: Chain, resource_type: str, alias: str) -> SQL:
+    def _chain(self, chain: Chain, resource_type: str, alias: str) -> Condition:
         """Nested IN sub-selects: targets matching the inner criterion → references to them."""
         selects, args = [], []
         for target_type, inner in chain.branches:
             n = next(self._aliases)
             t, ref = f"t{n}", f"ref{n}"
-            inner_sql, inner_args = self.criterion(inner, target_type, t)
+            inner_condition = self.criterion(inner, target_type, t)
+            inner_sql, inner_args = inner_condition.sql, inner_condition.args
             selects.append(
                 f"SELECT {ref}.rid FROM idx_reference {ref} WHERE {ref}.type = ? AND {ref}.param = ? "
                 f"AND {ref}.target_type = ? AND {ref}.target_id IN (SELECT {t}.id FROM resources {t} "
                 f"WHERE {_type_condition(t, inner)} AND {t}.body IS NOT NULL AND {inner_sql})"
             )
             args += [resource_type, chain.param, target_type, target_type, *inner_args]
-        return f"{alias}.rid IN ({' UNION '.join(selects)})", args
+        return _rid_in(alias, " UNION ".join(selects), args)
 
-    def _reverse_chain(self, chain: ReverseChain, resource_type: str, alias: str) -> SQL:
+    def _reverse_chain(self, chain: ReverseChain, resource_type: str, alias: str) -> Condition:
         """Sources matching the inner criterion → the ids their references point to."""
         n = next(self._aliases)
         s, ref = f"s{n}", f"ref{n}"
-        inner_sql, inner_args = self.criterion(chain.inner, chain.source_type, s)
-        return (
+        inner = self.criterion(chain.inner, chain.source_type, s)
+        inner_sql, inner_args = inner.sql, inner.args
+        return Condition(
             f"{alias}.id IN (SELECT {ref}.target_id FROM idx_reference {ref} WHERE {ref}.param = ? "
             f"AND {ref}.target_type = ? AND {ref}.rid IN (SELECT {s}.rid FROM resources {s} "
             f"WHERE {_type_condition(s, chain.inner)} AND {s}.body IS NOT NULL AND {inner_sql}))",
