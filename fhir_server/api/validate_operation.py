@@ -46,13 +46,23 @@ def register_validate_operation(
         actual = resource.get("resourceType")
         if call.resource_type is not None and actual != call.resource_type:
             issues.append(
-                Issue("invalid", f"resourceType '{actual}' does not match the endpoint's type '{call.resource_type}'",
-                      expression=("resourceType",))
+                Issue(
+                    "invalid",
+                    f"resourceType '{actual}' does not match the endpoint's type '{call.resource_type}'",
+                    expression=("resourceType",),
+                )
             )
-        elif call.resource_id is not None and mode in (None, "update") and resource.get("id") not in (None, call.resource_id):
+        elif (
+            call.resource_id is not None
+            and mode in (None, "update")
+            and resource.get("id") not in (None, call.resource_id)
+        ):
             issues.append(
-                Issue("invalid", f"id '{resource.get('id')}' does not match the URL's id '{call.resource_id}'",
-                      expression=(f"{actual}.id",))
+                Issue(
+                    "invalid",
+                    f"id '{resource.get('id')}' does not match the URL's id '{call.resource_id}'",
+                    expression=(f"{actual}.id",),
+                )
             )
         issues += validator.validate(resource, profile)
         return FhirResponse(200, operation_outcome(issues or [NO_ISSUES]))

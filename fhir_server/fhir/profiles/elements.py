@@ -192,7 +192,9 @@ def _place(root: ElementNode, e: dict[str, Any], datatype_tree: DatatypeTree) ->
         base.slices[slice_name] = ElementNode(e)
 
 
-def _locate(root: ElementNode, segments: list[tuple[str, str | None]], datatype_tree: DatatypeTree) -> ElementNode | None:
+def _locate(
+    root: ElementNode, segments: list[tuple[str, str | None]], datatype_tree: DatatypeTree
+) -> ElementNode | None:
     node = root
     for name, slice_name in segments[1:]:
         child = node.children.get(name)

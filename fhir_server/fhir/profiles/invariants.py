@@ -102,7 +102,9 @@ class _Leaf:
                     return True
         return False
 
-    def _evaluate(self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None) -> bool | None:
+    def _evaluate(
+        self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None
+    ) -> bool | None:
         if isinstance(value, dict) and not resource_type:
             node: Any = ResourceNode.create_node(value, base_path)
         else:

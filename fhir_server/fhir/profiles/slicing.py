@@ -66,7 +66,10 @@ def values_at(value: Any, steps: tuple[str, ...]) -> list[Any]:
             else:
                 found = item.get(step)
                 if found is None:
-                    found = next((v for k, v in item.items() if k.startswith(step) and k[len(step) : len(step) + 1].isupper()), None)
+                    found = next(
+                        (v for k, v in item.items() if k.startswith(step) and k[len(step) : len(step) + 1].isupper()),
+                        None,
+                    )
             if found is None:
                 continue
             nxt.extend(found if isinstance(found, list) else [found])
@@ -74,7 +77,9 @@ def values_at(value: Any, steps: tuple[str, ...]) -> list[Any]:
     return current
 
 
-def _walk(node: ElementNode, steps: tuple[str, ...], child_of: Callable[[ElementNode, str], ElementNode | None]) -> ElementNode | None:
+def _walk(
+    node: ElementNode, steps: tuple[str, ...], child_of: Callable[[ElementNode, str], ElementNode | None]
+) -> ElementNode | None:
     for step in steps:
         if _EXT.match(step):
             return None

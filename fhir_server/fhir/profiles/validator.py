@@ -89,7 +89,9 @@ class ProfileValidator:
         self._targets: dict[TypeRef, frozenset[str] | None] = {}
         sds = definitions.structure_definitions.values()
         self.kinds = {sd["type"]: sd["kind"] for sd in sds if sd.get("derivation") != "constraint"}
-        self.extensions = {sd["url"] for sd in sds if sd["type"] == "Extension" and sd.get("derivation") == "constraint"}
+        self.extensions = {
+            sd["url"] for sd in sds if sd["type"] == "Extension" and sd.get("derivation") == "constraint"
+        }
 
     @classmethod
     def load(cls, profiles_dir: Path | None = None, terminology: TerminologyService | None = None) -> ProfileValidator:
@@ -246,11 +248,15 @@ class ProfileValidator:
             sd = self.definitions.by_url(url)
             if sd is None:
                 if explicit:
-                    issues.append(Issue("not-found", f"Profile '{url}' is not known to this server", expression=(path,)))
+                    issues.append(
+                        Issue("not-found", f"Profile '{url}' is not known to this server", expression=(path,))
+                    )
                     return None
                 continue
             if sd["type"] != rtype:
-                issues.append(Issue("structure", f"{path}: profile '{url}' is for {sd['type']}, not {rtype}", expression=(path,)))
+                issues.append(
+                    Issue("structure", f"{path}: profile '{url}' is for {sd['type']}, not {rtype}", expression=(path,))
+                )
                 continue
             root = self.tree(url)
             if root is not None:
@@ -271,7 +277,12 @@ class ProfileValidator:
             if base is None:
                 severity = "error" if explicit else "information"
                 issues.append(
-                    Issue("not-supported", f"{path}: resource type '{rtype}' is not known to the validator", severity, (path,))
+                    Issue(
+                        "not-supported",
+                        f"{path}: resource type '{rtype}' is not known to the validator",
+                        severity,
+                        (path,),
+                    )
                 )
                 return None
             roots.append(base)
@@ -300,7 +311,9 @@ class ProfileValidator:
             self._children(value, plan, path, inner, rtype)
             self._invariants_on(value, plan, path, inner, rtype)
 
-    def _children(self, obj: dict[str, Any], plan: Plan, path: str, ctx: Context, resource_type: str | None = None) -> None:
+    def _children(
+        self, obj: dict[str, Any], plan: Plan, path: str, ctx: Context, resource_type: str | None = None
+    ) -> None:
         groups: dict[ElementNode, list[Any]] = {}
         keymap = plan.keymap
         for key, raw in obj.items():
@@ -319,7 +332,9 @@ class ProfileValidator:
             if group is None:
                 group = groups[child] = [name, tref, MISSING, MISSING]
             elif group[0] != name:
-                ctx.error("structure", f"{path}.{key}", f"only one type is allowed for {child.name}[x] (also {group[0]})")
+                ctx.error(
+                    "structure", f"{path}.{key}", f"only one type is allowed for {child.name}[x] (also {group[0]})"
+                )
                 continue
             group[3 if twin else 2] = raw
         for child in plan.required:
@@ -455,7 +470,13 @@ class ProfileValidator:
         return result
 
     def _slices(
-        self, child: ElementNode, tref: TypeRef | None, items: list[tuple[Any, str]], path: str, where: str, ctx: Context
+        self,
+        child: ElementNode,
+        tref: TypeRef | None,
+        items: list[tuple[Any, str]],
+        path: str,
+        where: str,
+        ctx: Context,
     ) -> None:
         if child.discriminators is None:
             child.discriminators = {
@@ -466,7 +487,7 @@ class ProfileValidator:
         closed = (child.slicing or {}).get("rules") == "closed"
         for value, item_path in items:
             matched = None
-            for name, s in child.slices.items():
+            for name in child.slices:
                 t = tests[name]
                 if t is not None and matches(value, t):
                     matched = name
