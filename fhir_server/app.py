@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from fhir_server.api.admin_operations import register_admin_operations
 from fhir_server.api.capability import CapabilityStatementBuilder
 from fhir_server.api.http import METHODS, HttpAdapter
 from fhir_server.api.interactions import Interactions
+from fhir_server.api.mr.register import register_mr
+from fhir_server.api.mr.status_keeper import keep_statuses
 from fhir_server.api.operations import OperationRegistry
 from fhir_server.api.request_log import RequestLogMiddleware
 from fhir_server.api.terminology_operations import register_terminology_operations
@@ -23,6 +26,7 @@ from fhir_server.config import Settings
 from fhir_server.demo.loader import load_demo
 from fhir_server.fhir.custom_search_parameters import CustomSearchParameters
 from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.fhir.profile_enforcement import ProfileEnforcement
 from fhir_server.fhir.profiles import ProfileValidator
 from fhir_server.fhir.publish import publish_resources, read_folder
 from fhir_server.fhir.reindex import Reindexer
@@ -30,18 +34,29 @@ from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search.parser import SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
-from fhir_server.store.sqlite import SqliteStore
+from fhir_server.mr.settings import MrRuleSettings
+from fhir_server.store.factory import open_store
 from fhir_server.terminology import TerminologyService
 from fhir_server.terminology.publish import publish
 
 log = logging.getLogger("fhir_server")
 
 
+def supported_profiles(validator: ProfileValidator, types: tuple[str, ...]) -> dict[str, list[str]]:
+    """Resource type → URLs of the resource profiles loaded from the profiles folder."""
+    out: dict[str, list[str]] = {}
+    for url in validator.definitions.profiles:
+        sd = validator.definitions.by_url(url)
+        if sd is not None and sd.get("kind") == "resource" and sd["type"] in types:
+            out.setdefault(sd["type"], []).append(url)
+    return out
+
+
 def create_app(settings: Settings) -> FastAPI:
     base_url = settings.public_base()
     tz = ZoneInfo(settings.local_timezone)
     registry = SearchParameterRegistry.load_default()
-    store = SqliteStore(settings.sqlite_path, settings.sqlite_synchronous)
+    store = open_store(settings)
     terminology = TerminologyService.load(settings.terminology_dir)
     parser = SearchParser(
         registry,
@@ -62,7 +77,11 @@ def create_app(settings: Settings) -> FastAPI:
     register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
     validator = ProfileValidator.load(settings.profiles_dir, terminology)
     register_validate_operation(operations, validator, repository, SUPPORTED_TYPES)
-    capability = CapabilityStatementBuilder(base_url, SUPPORTED_TYPES, registry, operations)
+    mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, MrRuleSettings())
+    repository.hooks.append(ProfileEnforcement(validator))
+    capability = CapabilityStatementBuilder(
+        base_url, SUPPORTED_TYPES, registry, operations, supported_profiles(validator, SUPPORTED_TYPES)
+    )
     interactions = Interactions(
         repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations
     )
@@ -73,11 +92,19 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await custom_search_parameters.load(store)
         await publish_resources(repository, read_folder(settings.profiles_dir / "search-parameters"))
+        await publish_resources(
+            repository,
+            read_folder(settings.profiles_dir / "structure-definitions")
+            + read_folder(settings.profiles_dir / "naming-systems"),
+        )
+        await publish_resources(repository, mr_operation_definitions)
         await publish(repository, terminology)
         if settings.demo:
             loaded = await load_demo(processor)
             log.info("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
+        status_keeper = asyncio.get_running_loop().create_task(keep_statuses(mr_facts))
         yield
+        status_keeper.cancel()
         await reindexer.cancel()
         await store.close()
 

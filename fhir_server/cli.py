@@ -1,4 +1,4 @@
-"""Command line: `fhir-server serve`, `fhir-server validate`."""
+"""Command line: `fhir-server serve`, `fhir-server validate`, `fhir-server copy-store`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,22 @@ def _validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _copy_store(args: argparse.Namespace) -> int:
+    """Exit 0 when the copy verified, 1 on a count or hash mismatch, 2 when it could not run."""
+    import asyncio
+
+    from fhir_server.errors import FhirError
+    from fhir_server.store.copy import copy_store
+
+    try:
+        report = asyncio.run(copy_store(args.source, args.target, progress=not args.quiet))
+    except (FhirError, OSError) as exc:
+        print(f"copy-store: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.verified else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,11 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite store (FHIR_SERVER_DATA_DIR)")
     serve.add_argument("--base-url", dest="base_url", help="public base URL (FHIR_SERVER_BASE_URL)")
     serve.add_argument("--demo", action="store_true", default=None, help="load the demo data set (FHIR_SERVER_DEMO)")
+    serve.add_argument(
+        "--store",
+        help="mongodb://… URL of a MongoDB replica set or sharded cluster, or a SQLite file "
+        "(FHIR_SERVER_STORE, default: the SQLite file in the data dir)",
+    )
     serve.set_defaults(handler=_serve)
     validate = commands.add_parser("validate", help="validate resources (JSON files) against their profiles")
     validate.add_argument("files", nargs="+", metavar="FILE", help="a JSON file holding one resource")
     validate.add_argument("--profile", help="canonical URL of the profile to validate against")
     validate.set_defaults(handler=_validate)
+    copy_store = commands.add_parser(
+        "copy-store", help="copy every version of every resource between stores (SQLite ⇄ MongoDB) and verify"
+    )
+    copy_store.add_argument("source", metavar="SRC", help="data dir, SQLite file or mongodb:// URL to read")
+    copy_store.add_argument("target", metavar="DST", help="data dir, SQLite file or mongodb:// URL to fill (empty)")
+    copy_store.add_argument("--quiet", action="store_true", help="no progress bar")
+    copy_store.set_defaults(handler=_copy_store)
     return parser
 
 

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     base_url: str | None = None
     """Public base URL used in Location headers and Bundle links; default http://host:port."""
 
+    store: str | None = None
+    """Where resources live: a ``mongodb://…`` URL (MongoDB replica set or sharded cluster), or
+    a SQLite file path; default the embedded SQLite file in ``data_dir``."""
+
     demo: bool = False
     """Load the Luxembourg demo data set (fhir_server/demo) at start if not already there."""
 

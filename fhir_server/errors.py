@@ -50,6 +50,11 @@ class Unprocessable(FhirError):
     issue_code = "processing"
 
 
+class Forbidden(FhirError):
+    status = 403
+    issue_code = "forbidden"
+
+
 class NotFound(FhirError):
     status = 404
     issue_code = "not-found"

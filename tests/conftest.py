@@ -1,12 +1,19 @@
-"""Shared fixtures: the real app on a real SQLite file in a temporary folder."""
+"""Shared fixtures: the real app on a real store — a SQLite file in a temporary folder, or a
+MongoDB database (mongoeco's wire server, or FHIR_TEST_MONGODB_URL): see ``mongo_backend``.
+
+``client`` and ``demo_client`` run once per backend of ``FHIR_TEST_BACKENDS`` (default
+``sqlite,mongo``): one contract suite, both stores.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mongo_backend import Mongoeco, SeedCopier, backends, database_url, wait_reachable
 from support import TestClient, make_client
 
 
@@ -20,15 +27,58 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "fhir.sqlite3"
 
 
+@pytest.fixture(scope="session")
+def mongo_server_url() -> Iterator[str]:
+    """A MongoDB server for the session: FHIR_TEST_MONGODB_URL, or mongoeco started here."""
+    url = os.environ.get("FHIR_TEST_MONGODB_URL")
+    if url:
+        wait_reachable(url)
+        yield url
+        return
+    server = Mongoeco()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_seed(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedCopier]:
+    """The MongoDB counterpart of ``seeded_store``: a seeded database, cloned for each test."""
+    seed = "seed_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with make_client(tmp_path_factory.mktemp("mongo-seed"), store=database_url(mongo_server_url, seed)):
+        pass
+    copier = SeedCopier(mongo_server_url, seed)
+    yield copier
+    copier.drop(seed)
+    copier.close()
+
+
+@pytest.fixture(params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def client(tmp_path: Path, seeded_store: Path) -> Iterator[TestClient]:
-    shutil.copy(seeded_store, tmp_path / "fhir.sqlite3")
-    with make_client(tmp_path) as c:
+def store_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
+    """Settings for ``make_client`` that put a fresh, seeded store of the backend under test."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("seeded_store"), tmp_path / "fhir.sqlite3")
+        yield {}
+        return
+    copier: SeedCopier = request.getfixturevalue("mongo_seed")
+    name = copier.fresh()
+    yield {"store": database_url(copier.server_url, name)}
+    copier.drop(name)
+
+
+@pytest.fixture
+def client(tmp_path: Path, store_settings: dict[str, object]) -> Iterator[TestClient]:
+    with make_client(tmp_path, **store_settings) as c:
         yield c
 
 
 @pytest.fixture
-def demo_client(tmp_path: Path, seeded_store: Path) -> Iterator[TestClient]:
-    shutil.copy(seeded_store, tmp_path / "fhir.sqlite3")
-    with make_client(tmp_path, demo=True) as c:
+def demo_client(tmp_path: Path, store_settings: dict[str, object]) -> Iterator[TestClient]:
+    with make_client(tmp_path, demo=True, **store_settings) as c:
         yield c

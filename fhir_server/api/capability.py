@@ -57,12 +57,18 @@ def _includes(resource_type: str, types: tuple[str, ...], registry: SearchParame
 
 
 def _resource(
-    resource_type: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry
+    resource_type: str,
+    types: tuple[str, ...],
+    registry: SearchParameterRegistry,
+    operations: OperationRegistry,
+    supported_profiles: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     params = sorted(registry.supported_for_type(resource_type).values(), key=lambda p: p.code)
+    profiles = (supported_profiles or {}).get(resource_type)
     return {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        **({"supportedProfile": list(profiles)} if profiles else {}),
         "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
         "versioning": "versioned-update",
         "readHistory": True,
@@ -91,21 +97,38 @@ class CapabilityStatementBuilder:
     """Builds the statement again only when the search parameters or operations changed."""
 
     def __init__(
-        self, base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry
+        self,
+        base_url: str,
+        types: tuple[str, ...],
+        registry: SearchParameterRegistry,
+        operations: OperationRegistry,
+        supported_profiles: dict[str, list[str]] | None = None,
     ):
+        """``supported_profiles``: resource type → profile URLs listed as ``supportedProfile``."""
         self._args = (base_url, types, registry, operations)
+        self._profiles = supported_profiles
         self._built: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def __call__(self) -> dict[str, Any]:
         _, _, registry, operations = self._args
         stamp = (registry.generation, len(operations.operations))
         if self._built is None or self._built[0] != stamp:
-            self._built = (stamp, capability_statement(*self._args, date=format_instant(time.time_ns() // 1000)))
+            self._built = (
+                stamp,
+                capability_statement(
+                    *self._args, date=format_instant(time.time_ns() // 1000), supported_profiles=self._profiles
+                ),
+            )
         return self._built[1]
 
 
 def capability_statement(
-    base_url: str, types: tuple[str, ...], registry: SearchParameterRegistry, operations: OperationRegistry, date: str
+    base_url: str,
+    types: tuple[str, ...],
+    registry: SearchParameterRegistry,
+    operations: OperationRegistry,
+    date: str,
+    supported_profiles: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -121,7 +144,7 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
-                "resource": [_resource(t, types, registry, operations) for t in types],
+                "resource": [_resource(t, types, registry, operations, supported_profiles) for t in types],
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 **_operations(operations.system_level()),
             }

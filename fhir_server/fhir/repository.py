@@ -75,6 +75,13 @@ class WriteHook(Protocol):
     def committed(self, version: StoredVersion) -> None: ...
 
 
+class WriteGuard(Protocol):
+    """A rule that needs to read the store to allow a write (e.g. only the patient's MR may
+    write the résumé patient); raises a FhirError (403, 422…) to refuse it."""
+
+    async def guard(self, resource: dict[str, Any], reader: StoreReader) -> None: ...
+
+
 _written: ContextVar[list[StoredVersion] | None] = ContextVar("_written", default=None)
 
 
@@ -84,6 +91,7 @@ class Repository:
         self.extractor = extractor
         self.parser = parser
         self.hooks: list[WriteHook] = []
+        self.guards: list[WriteGuard] = []
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTransaction]:
@@ -100,7 +108,8 @@ class Repository:
                 hook.committed(version)
 
     @asynccontextmanager
-    async def _tx(self, tx: StoreTransaction | None) -> AsyncIterator[StoreTransaction]:
+    async def use_transaction(self, tx: StoreTransaction | None) -> AsyncIterator[StoreTransaction]:
+        """The caller's open transaction, or a new one (a batch entry, or a call of its own)."""
         if tx is not None:
             yield tx
         else:
@@ -166,7 +175,7 @@ class Repository:
     ) -> WriteResult:
         """POST: the server chooses the id (``resource_id`` lets a transaction choose it first)."""
         validate_structure(resource, resource_type)
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             if if_none_exist is not None:
                 existing = await self.match(resource_type, if_none_exist, t, "If-None-Exist")
                 if existing is not None:
@@ -192,7 +201,7 @@ class Repository:
             raise BadRequest(
                 f"Body id '{body_id}' does not match URL id '{resource_id}'", expression=f"{resource_type}.id"
             )
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             previous = await t.read(resource_type, resource_id)
             self._check_if_match(previous, if_match)
             version = await self._write(t, resource_type, resource_id, resource, previous, method="PUT")
@@ -209,7 +218,7 @@ class Repository:
         tx: StoreTransaction | None = None,
     ) -> WriteResult:
         validate_structure(resource, resource_type)
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             match = await self.match(resource_type, criteria, t, "conditional update")
             if match is None:
                 resource_id = resource.get("id") or str(uuid.uuid4())
@@ -234,7 +243,7 @@ class Repository:
     ) -> WriteResult:
         if not isinstance(operations, list):
             raise BadRequest("A JSON Patch body must be an array of operations (RFC 6902)")
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             current = await self.read(resource_type, resource_id, t)
             self._check_if_match(current, if_match)
             try:
@@ -256,7 +265,7 @@ class Repository:
         if_match: str | None = None,
         tx: StoreTransaction | None = None,
     ) -> WriteResult:
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             match = await self.match(resource_type, criteria, t, "conditional patch")
             if match is None:
                 raise NotFound(f"No {resource_type} matches '{criteria}'")
@@ -264,7 +273,7 @@ class Repository:
 
     async def delete(self, resource_type: str, resource_id: str, *, tx: StoreTransaction | None = None) -> WriteResult:
         """Deleting what is already deleted, or was never there, is a no-op (R4 http.html#delete)."""
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             current = await t.read(resource_type, resource_id)
             if current is None or current.deleted:
                 return WriteResult(204, None)
@@ -278,7 +287,7 @@ class Repository:
     async def conditional_delete(
         self, resource_type: str, criteria: str, *, tx: StoreTransaction | None = None
     ) -> WriteResult:
-        async with self._tx(tx) as t:
+        async with self.use_transaction(tx) as t:
             match = await self.match(resource_type, criteria, t, "conditional delete")
             if match is None:
                 return WriteResult(204, None)
@@ -315,6 +324,8 @@ class Repository:
         previous: StoredVersion | None,
         method: str,
     ) -> StoredVersion:
+        for guard in self.guards:  # who may write comes before what is written (403 before 422)
+            await guard.guard(resource, t)
         for hook in self.hooks:
             hook.check(resource)
         if previous is None:

@@ -8,7 +8,7 @@ All writes happen inside :meth:`Store.transaction`, which is all-or-nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -70,6 +70,16 @@ class StoreReader(ABC):
     @abstractmethod
     async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
         """Current ``source_type`` resources whose ``param`` references point to ``targets`` (_revinclude)."""
+
+    @abstractmethod
+    def all_versions(self, batch: int = 500) -> AsyncIterator[StoredVersion]:
+        """Every stored version of every resource, deletions included, oldest first (history
+        order): what ``fhir-server copy-store`` replays into another store."""
+
+    @abstractmethod
+    async def index_entries(self, resource_type: str, resource_id: str) -> ResourceIndex | None:
+        """The index entries stored for the current version (None if the id was never used), so
+        that a copy keeps them exactly, without extracting them again."""
 
 
 class StoreTransaction(StoreReader):

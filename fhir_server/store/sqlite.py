@@ -21,7 +21,7 @@ from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
-from fhir_server.store.sqlite_schema import DDL, INDEX_ROWS, INDEX_TABLES
+from fhir_server.store.sqlite_schema import DDL, INDEX_ENTRY_CLASSES, INDEX_ROWS, INDEX_TABLES
 from fhir_server.store.sqlite_search import (
     Condition,
     SqlTranslator,
@@ -140,6 +140,31 @@ class _SqliteReader(StoreReader):
             args = [source_type, param, target_type, orjson.dumps(ids).decode()]
             found += [_version(row) for row in self._conn.execute(sql + f" LIMIT {MAX_INCLUDED}", args)]
         return found
+
+    async def all_versions(self, batch: int = 500) -> AsyncIterator[StoredVersion]:
+        after = 0
+        while True:
+            rows = self._conn.execute(
+                f"SELECT seq, {_COLUMNS} FROM history WHERE seq > ? ORDER BY seq LIMIT ?", (after, batch)
+            ).fetchall()
+            for row in rows:
+                yield _version(row[1:])
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    async def index_entries(self, resource_type: str, resource_id: str) -> ResourceIndex | None:
+        row = self._conn.execute(
+            "SELECT rid FROM resources WHERE type = ? AND id = ?", (resource_type, resource_id)
+        ).fetchone()
+        if row is None:
+            return None
+        index = ResourceIndex()
+        for field, (table, columns) in INDEX_ROWS.items():
+            entry_class = INDEX_ENTRY_CLASSES[field]
+            for values in self._conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE rid = ?", (row[0],)):
+                getattr(index, field).append(entry_class(*values))
+        return index
 
     def _page(
         self,

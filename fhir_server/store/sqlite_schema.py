@@ -1,5 +1,15 @@
 """SQLite schema: current versions, full history, and one index table per parameter type."""
 
+from fhir_server.fhir.index_model import (
+    DateEntry,
+    NumberEntry,
+    QuantityEntry,
+    ReferenceEntry,
+    StringEntry,
+    TokenEntry,
+    UriEntry,
+)
+
 SCHEMA_VERSION = 1
 
 _DAY_US = 86_400_000_000
@@ -117,3 +127,14 @@ INDEX_ROWS = {
     "quantities": ("idx_quantity", ("param", "system", "code", "low", "high")),
 }
 INDEX_TABLES = tuple(table for table, _ in INDEX_ROWS.values())
+
+# ResourceIndex field → the entry class its rows are read back into (same attribute order as INDEX_ROWS)
+INDEX_ENTRY_CLASSES = {
+    "tokens": TokenEntry,
+    "strings": StringEntry,
+    "dates": DateEntry,
+    "references": ReferenceEntry,
+    "uris": UriEntry,
+    "numbers": NumberEntry,
+    "quantities": QuantityEntry,
+}

@@ -240,3 +240,61 @@ def test_conditions_are_icd10_coded_active_and_confirmed(condition):
     assert ("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed") in codings(
         condition["verificationStatus"]
     )
+
+
+# -- the Luxembourg profiles (profiles/, issue 5) ---------------------------------------------------
+
+LU_PROFILE_OF_TYPE = {
+    "Patient": "lu-patient",
+    "Practitioner": "lu-practitioner",
+    "PractitionerRole": "lu-practitionerrole",
+    "CareTeam": "lu-mr-careteam",
+    "Composition": "lu-resume-patient",
+    "Claim": "lu-prestation-claim",
+    "Consent": "lu-consent",
+}
+LU_SD = "https://fhir.mr.lu/StructureDefinition/"
+
+
+@pytest.fixture(scope="module")
+def enforcement():
+    from fhir_server.fhir.profile_enforcement import ProfileEnforcement
+    from fhir_server.fhir.profiles import ProfileValidator
+    from fhir_server.terminology import TerminologyService
+
+    profiles = Path(fhir_server.__file__).resolve().parents[1] / "profiles"
+    return ProfileEnforcement(ProfileValidator.load(profiles, TerminologyService.load()))
+
+
+@pytest.mark.parametrize(
+    "resource", [r for r in RESOURCES if r["resourceType"] in LU_PROFILE_OF_TYPE], ids=lambda r: r["id"]
+)
+def test_resource_claims_and_conforms_to_its_lu_profile(resource, enforcement):
+    profile = LU_SD + LU_PROFILE_OF_TYPE[resource["resourceType"]]
+    assert resource["meta"]["profile"] == [profile]
+    errors = [i for i in enforcement.issues(resource) if i.severity in ("error", "fatal")]
+    assert not errors, errors
+    assert not [i for i in enforcement.validator.validate(resource, profile) if i.severity in ("error", "fatal")]
+
+
+def test_no_demo_resource_is_refused_on_write(enforcement):
+    for resource in RESOURCES:
+        enforcement.check(resource)
+
+
+def test_mr_dates_are_extensions():
+    for careteam in MR_TEAMS:
+        urls = {e["url"] for e in careteam.get("extension", [])}
+        assert LU_SD + "mr-signature-date" in urls
+        if careteam["status"] != "proposed":
+            assert careteam["status"] == "inactive" or LU_SD + "mr-validation-date" in urls
+        if careteam["status"] == "inactive":
+            assert {LU_SD + "mr-end-reason", LU_SD + "mr-revocation"} <= urls
+
+
+def test_patients_have_a_dsp_status():
+    for patient in of_type("Patient"):
+        codes = [e["valueCode"] for e in patient["extension"] if e["url"] == LU_SD + "dsp-status"]
+        assert len(codes) == 1
+        has_mr = any(ct["subject"]["reference"] == f"Patient/{patient['id']}" for ct in MR_TEAMS)
+        assert codes[0] == "activated" or not has_mr

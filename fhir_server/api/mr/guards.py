@@ -1,0 +1,45 @@
+"""R8: only the patient's current MR writes the résumé patient; anyone else gets 403.
+
+Until SMART authentication lands (issue 7) the writer is known by the Composition's
+``author``: the patient's MR on the day of writing must be among the authors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fhir_server.api.mr.facts import MrFacts, is_resume_patient
+from fhir_server.errors import Forbidden, Issue
+from fhir_server.mr.resume import may_write_resume
+from fhir_server.store.base import StoreReader
+
+
+@dataclass
+class ResumeAuthorGuard:
+    facts: MrFacts
+
+    async def guard(self, resource: dict[str, Any], reader: StoreReader) -> None:
+        if not is_resume_patient(resource):
+            return
+        subject = (resource.get("subject") or {}).get("reference", "")
+        if not subject.startswith("Patient/"):
+            raise Forbidden("A résumé patient is written for a Patient by the patient's MR (R8)")
+        patient_id = subject.removeprefix("Patient/")
+        today = datetime.now(self.facts.tz).date()
+        relationships = [rel for rel, _ in await self.facts.relationships(reader, patient_id)]
+        refusals = []
+        for author in resource.get("author", []):
+            reference = author.get("reference", "")
+            if not reference.startswith(("Practitioner/", "PractitionerRole/")):
+                continue
+            practitioner = await self.facts.practitioner_of(reader, reference)
+            problems = may_write_resume(practitioner, patient_id, today, relationships)
+            if not problems:
+                return
+            refusals += problems
+        if not refusals:
+            refusals_text = "R8: the résumé patient names no practitioner author; only the patient's MR writes it"
+            raise Forbidden(refusals_text)
+        raise Forbidden(refusals[0].message, issues=[Issue("forbidden", v.message) for v in refusals])
