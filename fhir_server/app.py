@@ -34,7 +34,6 @@ from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search.parser import SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
-from fhir_server.mr.settings import MrRuleSettings
 from fhir_server.store.factory import open_store
 from fhir_server.terminology import TerminologyService
 from fhir_server.terminology.publish import publish
@@ -77,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
     validator = ProfileValidator.load(settings.profiles_dir, terminology)
     register_validate_operation(operations, validator, repository, SUPPORTED_TYPES)
-    mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, MrRuleSettings())
+    mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, settings.mr_rules())
     repository.hooks.append(ProfileEnforcement(validator))
     capability = CapabilityStatementBuilder(
         base_url, SUPPORTED_TYPES, registry, operations, supported_profiles(validator, SUPPORTED_TYPES)

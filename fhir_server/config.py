@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fhir_server.mr.settings import MrRuleSettings
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 """A source checkout or editable install: profiles/ and terminology/ sit beside the package."""
@@ -39,8 +42,15 @@ class Settings(BaseSettings):
     log_requests: bool = True
     profiles_dir: Path = REPOSITORY_ROOT / "profiles"
     """Luxembourg profiles and search parameters, published at start (the repo's profiles/)."""
+    mr_rules_file: Path | None = None
+    """A JSON object overriding the rule book's interpretations (fhir_server/mr/settings.py)."""
     terminology_dir: Path = REPOSITORY_ROOT / "terminology"
     """Code systems, value sets and concept maps (the repo's terminology/)."""
+
+    def mr_rules(self) -> MrRuleSettings:
+        if self.mr_rules_file is None:
+            return MrRuleSettings()
+        return MrRuleSettings.from_mapping(json.loads(self.mr_rules_file.read_text(encoding="utf-8")))
 
     @property
     def sqlite_path(self) -> Path:

@@ -331,3 +331,17 @@ def test_operation_definitions_are_served_and_listed(client):
     cap = client.get("/metadata").json()
     care_team = next(r for r in cap["rest"][0]["resource"] if r["type"] == "CareTeam")
     assert {o["name"] for o in care_team["operation"]} >= {"validate-declaration", "revoke", "end"}
+
+
+def test_rule_interpretations_are_configurable(tmp_path):
+    """A deployment changes an interpretation in one JSON file: here the first year includes
+    its anniversary, so a unilateral revocation signed that day is refused (R6)."""
+    from support import make_client
+
+    rules = tmp_path / "mr-rules.json"
+    rules.write_text(json.dumps({"first_year_includes_anniversary": True}), encoding="utf-8")
+    with make_client(tmp_path, mr_rules_file=rules) as client:
+        declaration(client, "ct", patient(client, "p"), doctor(client, "dr"), signed="2024-03-01")
+        validate(client, "ct", "2024-03-10")  # effective 2024-04-01
+        r = call(client, "ct", "revoke", initiator="patient", signatureDate="2025-04-01")
+        assert r.status_code == 422 and r.json()["issue"][0]["diagnostics"].startswith("R6")
