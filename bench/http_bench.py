@@ -66,14 +66,16 @@ def _new_patient(rng: random.Random) -> bytes:
     from fhir_server.mr.matricule import make_matricule
 
     birth = date(1930, 1, 1) + timedelta(days=rng.randint(0, 85 * 365))
-    return json.dumps({
-        "resourceType": "Patient",
-        "identifier": [{"system": MATRICULE_SYSTEM, "value": make_matricule(birth, rng.randint(0, 999))}],
-        "name": [{"family": rng.choice(FAMILIES), "given": [rng.choice(GIVEN)]}],
-        "gender": rng.choice(["female", "male"]),
-        "birthDate": birth.isoformat(),
-        "address": [{"city": "Esch-sur-Alzette", "postalCode": "4170", "country": "LU"}],
-    }).encode()
+    return json.dumps(
+        {
+            "resourceType": "Patient",
+            "identifier": [{"system": MATRICULE_SYSTEM, "value": make_matricule(birth, rng.randint(0, 999))}],
+            "name": [{"family": rng.choice(FAMILIES), "given": [rng.choice(GIVEN)]}],
+            "gender": rng.choice(["female", "male"]),
+            "birthDate": birth.isoformat(),
+            "address": [{"city": "Esch-sur-Alzette", "postalCode": "4170", "country": "LU"}],
+        }
+    ).encode()
 
 
 class RawConnection:
@@ -90,8 +92,7 @@ class RawConnection:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: application/fhir+json\r\n"
         if body is not None:
-            head += (f"Content-Type: application/fhir+json\r\nPrefer: return=minimal\r\n"
-                     f"Content-Length: {len(body)}\r\n")
+            head += f"Content-Type: application/fhir+json\r\nPrefer: return=minimal\r\nContent-Length: {len(body)}\r\n"
         self.writer.write(head.encode() + b"\r\n" + (body or b""))
         assert self.reader is not None
         raw = await self.reader.readuntil(b"\r\n\r\n")
@@ -125,8 +126,9 @@ class RawConnection:
         self.reader = self.writer = None
 
 
-async def _run_worker(url: str, scenario: str, concurrency: int, duration: float, warmup: float,
-                      samples: dict, lib: str) -> dict:
+async def _run_worker(
+    url: str, scenario: str, concurrency: int, duration: float, warmup: float, samples: dict, lib: str
+) -> dict:
     ids, matricules = samples["ids"], samples["matricules"]
     rng = random.Random(concurrency * 7919 + len(scenario))
     expected = EXPECTED[scenario]
@@ -162,13 +164,15 @@ async def _run_worker(url: str, scenario: str, concurrency: int, duration: float
         import httpx
 
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        client = httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0,
-                                   headers={"Accept": "application/fhir+json"})
+        client = httpx.AsyncClient(
+            base_url=url, limits=limits, timeout=30.0, headers={"Accept": "application/fhir+json"}
+        )
 
         def make_sender():
             async def send(method: str, target: str, body: bytes | None) -> int:
                 headers = {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"} if body else None
                 return (await client.request(method, target, content=body, headers=headers)).status_code
+
             return send
     else:
         client = None
@@ -226,6 +230,7 @@ def worker_main(argv: list[str]) -> int:
     samples = json.loads(a.samples.read_text())
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -280,21 +285,39 @@ end
 """
 
 
-def run_wrk(url: str, scenario: str, concurrency: int, duration: float, warmup: float, samples: dict,
-            workdir: Path, server_pid: int) -> dict:
+def run_wrk(
+    url: str,
+    scenario: str,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    samples: dict,
+    workdir: Path,
+    server_pid: int,
+) -> dict:
     script = workdir / f"wrk-{scenario}.lua"
-    script.write_text(_WRK_LUA % {
-        "ids": ",".join(json.dumps(i) for i in samples["ids"][:20000]),
-        "mats": ",".join(json.dumps(m) for m in samples["matricules"][:20000]),
-        "scenario": scenario,
-    })
+    script.write_text(
+        _WRK_LUA
+        % {
+            "ids": ",".join(json.dumps(i) for i in samples["ids"][:20000]),
+            "mats": ",".join(json.dumps(m) for m in samples["matricules"][:20000]),
+            "scenario": scenario,
+        }
+    )
     threads = str(min(concurrency, os.cpu_count() or 1))
     if warmup > 0:
-        subprocess.run(["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(warmup))}s",
-                        "-s", str(script), url], capture_output=True, check=True)
+        subprocess.run(
+            ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{max(1, round(warmup))}s", "-s", str(script), url],
+            capture_output=True,
+            check=True,
+        )
     started, server_cpu0 = os.times(), proc_cpu_seconds(server_pid)
-    proc = subprocess.run(["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{round(duration)}s",
-                           "-s", str(script), url], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["wrk", "-t", threads, "-c", str(concurrency), "-d", f"{round(duration)}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     ended, server_cpu1 = os.times(), proc_cpu_seconds(server_pid)
     match = re.search(r"^JSON (.*)$", proc.stdout, re.M)
     if not match:
@@ -302,11 +325,20 @@ def run_wrk(url: str, scenario: str, concurrency: int, duration: float, warmup: 
     d = json.loads(match.group(1))
     wall = d["duration_us"] / 1e6
     cpu = (ended.children_user - started.children_user) + (ended.children_system - started.children_system)
-    return {"requests": d["requests"], "errors": d["errors"], "statuses": {}, "rps": d["requests"] / wall,
-            "p50_ms": d["p50_us"] / 1000, "p99_ms": d["p99_us"] / 1000, "mean_ms": d["mean_us"] / 1000,
-            "client_cpu_pct": 100 * cpu / wall, "wall_s": wall,
-            "server_cpu_pct": None if server_cpu0 is None or server_cpu1 is None
-            else 100 * (server_cpu1 - server_cpu0) / (ended.elapsed - started.elapsed)}
+    return {
+        "requests": d["requests"],
+        "errors": d["errors"],
+        "statuses": {},
+        "rps": d["requests"] / wall,
+        "p50_ms": d["p50_us"] / 1000,
+        "p99_ms": d["p99_us"] / 1000,
+        "mean_ms": d["mean_us"] / 1000,
+        "client_cpu_pct": 100 * cpu / wall,
+        "wall_s": wall,
+        "server_cpu_pct": None
+        if server_cpu0 is None or server_cpu1 is None
+        else 100 * (server_cpu1 - server_cpu0) / (ended.elapsed - started.elapsed),
+    }
 
 
 # -- orchestration --------------------------------------------------------------------------------
@@ -330,12 +362,20 @@ def sample_store(db: Path, n: int, seed: int) -> dict:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         counts = dict(conn.execute("SELECT type, count(*) FROM resources GROUP BY type").fetchall())
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM resources WHERE type = 'Patient' AND body IS NOT NULL ORDER BY random() LIMIT ?", (n,))]
-        mats = [r[0] for r in conn.execute(
-            "SELECT t.code FROM idx_token t JOIN resources r ON r.rid = t.rid AND r.body IS NOT NULL "
-            "WHERE t.type = 'Patient' AND t.param = 'identifier' AND t.system = ? ORDER BY random() LIMIT ?",
-            (MATRICULE_SYSTEM, n))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM resources WHERE type = 'Patient' AND body IS NOT NULL ORDER BY random() LIMIT ?", (n,)
+            )
+        ]
+        mats = [
+            r[0]
+            for r in conn.execute(
+                "SELECT t.code FROM idx_token t JOIN resources r ON r.rid = t.rid AND r.body IS NOT NULL "
+                "WHERE t.type = 'Patient' AND t.param = 'identifier' AND t.system = ? ORDER BY random() LIMIT ?",
+                (MATRICULE_SYSTEM, n),
+            )
+        ]
         # the Condition token value whose match count is nearest 100,000, for "search-total"
         param, code, matches = min(
             conn.execute("SELECT param, code, count(*) FROM idx_token WHERE type = 'Condition' GROUP BY param, code"),
@@ -353,10 +393,21 @@ def sample_store(db: Path, n: int, seed: int) -> dict:
 def start_server(data_dir: Path, port: int, synchronous: str, log_path: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
     env.update({"FHIR_SERVER_LOG_REQUESTS": "false", "FHIR_SERVER_SQLITE_SYNCHRONOUS": synchronous})
-    cmd = [sys.executable, "-m", "fhir_server", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(log_path, "wb"))  # noqa: SIM115
+    cmd = [
+        sys.executable,
+        "-m",
+        "fhir_server",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(log_path, "wb")
+    )  # noqa: SIM115
     import httpx
 
     deadline = time.monotonic() + 30
@@ -384,7 +435,9 @@ def sanity_check(url: str, samples: dict) -> None:
         # >= 1: earlier `create` runs may have added a Patient with the same (random) matricule
         assert r.status_code == 200 and r.json()["total"] >= 1, r.text[:500]
         assert r.json()["entry"][0]["resource"]["identifier"][0]["value"] == samples["matricules"][0]
-        r = c.post("/Patient", content=_new_patient(random.Random(1)), headers={"Content-Type": "application/fhir+json"})
+        r = c.post(
+            "/Patient", content=_new_patient(random.Random(1)), headers={"Content-Type": "application/fhir+json"}
+        )
         assert r.status_code == 201, r.text
 
 
@@ -438,9 +491,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--client", choices=["raw", "httpx", "wrk", "auto"], default="raw",
-                    help="raw: asyncio streams (default); httpx: httpx.AsyncClient; wrk: Debian wrk; "
-                         "auto: wrk if installed, else raw")
+    ap.add_argument(
+        "--client",
+        choices=["raw", "httpx", "wrk", "auto"],
+        default="raw",
+        help="raw: asyncio streams (default); httpx: httpx.AsyncClient; wrk: Debian wrk; "
+        "auto: wrk if installed, else raw",
+    )
     ap.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL")
     ap.add_argument("--samples", type=int, default=20000, help="ids/matricules sampled from the store")
     ap.add_argument("--seed", type=int, default=42)
@@ -483,10 +540,25 @@ def main(argv: list[str]) -> int:
                         result = run_wrk(url, scenario, c, args.duration, args.warmup, samples, workdir, server.pid)
                         server_cpu = result.pop("server_cpu_pct")
                     else:
-                        cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", "--url", url,
-                               "--scenario", scenario, "--concurrency", str(c), "--duration", str(args.duration),
-                               "--warmup", str(args.warmup), "--samples", str(samples_path),
-                               "--lib", "raw" if client == "wrk" else client]
+                        cmd = [
+                            sys.executable,
+                            str(Path(__file__).resolve()),
+                            "_worker",
+                            "--url",
+                            url,
+                            "--scenario",
+                            scenario,
+                            "--concurrency",
+                            str(c),
+                            "--duration",
+                            str(args.duration),
+                            "--warmup",
+                            str(args.warmup),
+                            "--samples",
+                            str(samples_path),
+                            "--lib",
+                            "raw" if client == "wrk" else client,
+                        ]
                         worker = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
                         time.sleep(args.warmup)  # server CPU measured over the measured window only
                         cpu0, w0 = proc_cpu_seconds(server.pid), time.monotonic()
@@ -500,9 +572,13 @@ def main(argv: list[str]) -> int:
                             server_cpu = 100 * (cpu1 - cpu0) / (w1 - w0)
                     row = {"scenario": scenario, "concurrency": c, **result, "server_cpu_pct": server_cpu}
                     rows.append(row)
-                    print(f"{row['rps']:8.0f} req/s  p50 {fmt(row['p50_ms'], 2)} ms  p99 {fmt(row['p99_ms'], 2)} ms  "
-                          f"errors {row['errors']}  client CPU {fmt(row['client_cpu_pct'], 0)}%  "
-                          f"server CPU {fmt(server_cpu, 0)}%", file=sys.stderr, flush=True)
+                    print(
+                        f"{row['rps']:8.0f} req/s  p50 {fmt(row['p50_ms'], 2)} ms  p99 {fmt(row['p99_ms'], 2)} ms  "
+                        f"errors {row['errors']}  client CPU {fmt(row['client_cpu_pct'], 0)}%  "
+                        f"server CPU {fmt(server_cpu, 0)}%",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             server.terminate()
             try:
@@ -512,8 +588,15 @@ def main(argv: list[str]) -> int:
 
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists()
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
         else platform.processor(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -524,12 +607,20 @@ def main(argv: list[str]) -> int:
         "store_mb": store_mb,
         "search_total_query": f"{samples['total_query']} ({samples['total_matches']} matches)",
         "synchronous": args.sqlite_synchronous,
-        "client": {"wrk": "wrk (Debian)", "httpx": "asyncio + httpx.AsyncClient (uvloop)",
-                   "raw": "asyncio streams HTTP/1.1 client (uvloop)"}[client],
+        "client": {
+            "wrk": "wrk (Debian)",
+            "httpx": "asyncio + httpx.AsyncClient (uvloop)",
+            "raw": "asyncio streams HTTP/1.1 client (uvloop)",
+        }[client],
         "warmup": args.warmup,
         "duration": args.duration,
-        "command": " ".join([sys.executable.replace(str(REPO) + "/", ""),
-                             str(Path(__file__).resolve()).replace(str(REPO) + "/", ""), *argv]),
+        "command": " ".join(
+            [
+                sys.executable.replace(str(REPO) + "/", ""),
+                str(Path(__file__).resolve()).replace(str(REPO) + "/", ""),
+                *argv,
+            ]
+        ),
     }
     md, js = write_reports(args.out, meta, rows)
     print(f"wrote {md} and {js}", file=sys.stderr)

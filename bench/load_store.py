@@ -29,42 +29,182 @@ from fhir_server.config import Settings
 from fhir_server.mr.matricule import MATRICULE_SYSTEM, make_matricule
 
 FAMILIES = [
-    "Schmit", "Muller", "Weber", "Hoffmann", "Wagner", "Thill", "Schroeder", "Reuter", "Kieffer", "Klein",
-    "Schmitz", "Becker", "Meyer", "Welter", "Kremer", "Schiltz", "Faber", "Hansen", "Lentz", "Majerus",
-    "Goergen", "Steffen", "Kayser", "Wirtz", "Feller", "Bertemes", "Weis", "Kohn", "Theis", "Ries",
-    "Zimmer", "Wagener", "Fischer", "Schaack", "Hilbert", "Origer", "Bettendorf", "Pereira", "Da Silva",
-    "Ferreira", "Gonçalves", "Rodrigues", "Santos", "Martins", "Lopes", "Dupont", "Nilles", "Engel", "Back",
-    "Hengen", "Bausch", "Kirsch", "Wolff", "Marx", "Frisch", "Jacoby", "Gales", "Michels", "Mersch", "Fox",
+    "Schmit",
+    "Muller",
+    "Weber",
+    "Hoffmann",
+    "Wagner",
+    "Thill",
+    "Schroeder",
+    "Reuter",
+    "Kieffer",
+    "Klein",
+    "Schmitz",
+    "Becker",
+    "Meyer",
+    "Welter",
+    "Kremer",
+    "Schiltz",
+    "Faber",
+    "Hansen",
+    "Lentz",
+    "Majerus",
+    "Goergen",
+    "Steffen",
+    "Kayser",
+    "Wirtz",
+    "Feller",
+    "Bertemes",
+    "Weis",
+    "Kohn",
+    "Theis",
+    "Ries",
+    "Zimmer",
+    "Wagener",
+    "Fischer",
+    "Schaack",
+    "Hilbert",
+    "Origer",
+    "Bettendorf",
+    "Pereira",
+    "Da Silva",
+    "Ferreira",
+    "Gonçalves",
+    "Rodrigues",
+    "Santos",
+    "Martins",
+    "Lopes",
+    "Dupont",
+    "Nilles",
+    "Engel",
+    "Back",
+    "Hengen",
+    "Bausch",
+    "Kirsch",
+    "Wolff",
+    "Marx",
+    "Frisch",
+    "Jacoby",
+    "Gales",
+    "Michels",
+    "Mersch",
+    "Fox",
 ]
 GIVEN_F = [
-    "Marie", "Anne", "Nicole", "Laura", "Léa", "Josée", "Carine", "Sandra", "Mireille", "Sophie", "Claudine",
-    "Martine", "Monique", "Paula", "Emma", "Mia", "Charlotte", "Zoé", "Lena", "Julie", "Ana", "Joëlle", "Tessy",
+    "Marie",
+    "Anne",
+    "Nicole",
+    "Laura",
+    "Léa",
+    "Josée",
+    "Carine",
+    "Sandra",
+    "Mireille",
+    "Sophie",
+    "Claudine",
+    "Martine",
+    "Monique",
+    "Paula",
+    "Emma",
+    "Mia",
+    "Charlotte",
+    "Zoé",
+    "Lena",
+    "Julie",
+    "Ana",
+    "Joëlle",
+    "Tessy",
 ]
 GIVEN_M = [
-    "Jean", "Paul", "Luc", "Claude", "Tom", "Gilles", "Yves", "Romain", "Fernand", "Marc", "Michel", "Jos",
-    "Pierre", "Guy", "Fränk", "Nico", "Ben", "Noah", "Gabriel", "Léon", "Liam", "Jang", "Raoul", "João",
+    "Jean",
+    "Paul",
+    "Luc",
+    "Claude",
+    "Tom",
+    "Gilles",
+    "Yves",
+    "Romain",
+    "Fernand",
+    "Marc",
+    "Michel",
+    "Jos",
+    "Pierre",
+    "Guy",
+    "Fränk",
+    "Nico",
+    "Ben",
+    "Noah",
+    "Gabriel",
+    "Léon",
+    "Liam",
+    "Jang",
+    "Raoul",
+    "João",
 ]
 COMMUNES = [  # (city, postal code)
-    ("Luxembourg", "1741"), ("Luxembourg", "2449"), ("Luxembourg", "1611"), ("Esch-sur-Alzette", "4170"),
-    ("Differdange", "4601"), ("Dudelange", "3401"), ("Ettelbruck", "9051"), ("Diekirch", "9201"),
-    ("Wiltz", "9501"), ("Echternach", "6401"), ("Rumelange", "3701"), ("Grevenmacher", "6701"),
-    ("Remich", "5501"), ("Clervaux", "9701"), ("Mersch", "7501"), ("Strassen", "8001"),
-    ("Bertrange", "8069"), ("Hesperange", "5801"), ("Mamer", "8211"), ("Sanem", "4401"),
-    ("Pétange", "4701"), ("Bettembourg", "3201"), ("Schifflange", "3801"), ("Kayl", "3601"),
-    ("Vianden", "9401"), ("Redange", "8501"), ("Steinfort", "8401"), ("Junglinster", "6101"),
+    ("Luxembourg", "1741"),
+    ("Luxembourg", "2449"),
+    ("Luxembourg", "1611"),
+    ("Esch-sur-Alzette", "4170"),
+    ("Differdange", "4601"),
+    ("Dudelange", "3401"),
+    ("Ettelbruck", "9051"),
+    ("Diekirch", "9201"),
+    ("Wiltz", "9501"),
+    ("Echternach", "6401"),
+    ("Rumelange", "3701"),
+    ("Grevenmacher", "6701"),
+    ("Remich", "5501"),
+    ("Clervaux", "9701"),
+    ("Mersch", "7501"),
+    ("Strassen", "8001"),
+    ("Bertrange", "8069"),
+    ("Hesperange", "5801"),
+    ("Mamer", "8211"),
+    ("Sanem", "4401"),
+    ("Pétange", "4701"),
+    ("Bettembourg", "3201"),
+    ("Schifflange", "3801"),
+    ("Kayl", "3601"),
+    ("Vianden", "9401"),
+    ("Redange", "8501"),
+    ("Steinfort", "8401"),
+    ("Junglinster", "6101"),
 ]
 STREETS = [
-    "rue de Hollerich", "avenue de la Gare", "rue de l'Alzette", "Grand-Rue", "route d'Arlon", "rue du Fort",
-    "boulevard Royal", "rue de Luxembourg", "rue de l'Église", "rue Principale", "rue des Jardins",
-    "avenue de la Liberté", "rue du Moulin", "rue de la Montagne", "route de Thionville", "rue des Prés",
+    "rue de Hollerich",
+    "avenue de la Gare",
+    "rue de l'Alzette",
+    "Grand-Rue",
+    "route d'Arlon",
+    "rue du Fort",
+    "boulevard Royal",
+    "rue de Luxembourg",
+    "rue de l'Église",
+    "rue Principale",
+    "rue des Jardins",
+    "avenue de la Liberté",
+    "rue du Moulin",
+    "rue de la Montagne",
+    "route de Thionville",
+    "rue des Prés",
 ]
 CONDITIONS = [  # ICD-10
-    ("I10", "Essential (primary) hypertension"), ("E11", "Type 2 diabetes mellitus"),
-    ("J45", "Asthma"), ("E78", "Disorders of lipoprotein metabolism and other lipidaemias"),
-    ("M54", "Dorsalgia"), ("F32", "Depressive episode"), ("J44", "Other chronic obstructive pulmonary disease"),
-    ("I48", "Atrial fibrillation and flutter"), ("N18", "Chronic kidney disease"), ("G35", "Multiple sclerosis"),
-    ("E03", "Other hypothyroidism"), ("M17", "Gonarthrosis [arthrosis of knee]"), ("G43", "Migraine"),
-    ("K21", "Gastro-oesophageal reflux disease"), ("I25", "Chronic ischaemic heart disease"),
+    ("I10", "Essential (primary) hypertension"),
+    ("E11", "Type 2 diabetes mellitus"),
+    ("J45", "Asthma"),
+    ("E78", "Disorders of lipoprotein metabolism and other lipidaemias"),
+    ("M54", "Dorsalgia"),
+    ("F32", "Depressive episode"),
+    ("J44", "Other chronic obstructive pulmonary disease"),
+    ("I48", "Atrial fibrillation and flutter"),
+    ("N18", "Chronic kidney disease"),
+    ("G35", "Multiple sclerosis"),
+    ("E03", "Other hypothyroidism"),
+    ("M17", "Gonarthrosis [arthrosis of knee]"),
+    ("G43", "Migraine"),
+    ("K21", "Gastro-oesophageal reflux disease"),
+    ("I25", "Chronic ischaemic heart disease"),
 ]
 CNS = {"reference": "Organization/lu-organization-cns", "display": "Caisse nationale de santé"}
 LANGS = [("lb", "Luxembourgish"), ("fr", "French"), ("de", "German"), ("pt", "Portuguese"), ("en", "English")]
@@ -80,8 +220,14 @@ class Generator:
 
     def address(self, use: str) -> dict:
         city, postal = self.rng.choice(COMMUNES)
-        return {"use": use, "type": "both", "line": [f"{self.rng.randint(1, 180)}, {self.rng.choice(STREETS)}"],
-                "city": city, "postalCode": postal, "country": "LU"}
+        return {
+            "use": use,
+            "type": "both",
+            "line": [f"{self.rng.randint(1, 180)}, {self.rng.choice(STREETS)}"],
+            "city": city,
+            "postalCode": postal,
+            "country": "LU",
+        }
 
     def phone(self, mobile: bool) -> str:
         r = self.rng
@@ -103,7 +249,9 @@ class Generator:
         pid, role_id = self.uid(), self.uid()
         phone = self.phone(False)
         practitioner = {
-            "resourceType": "Practitioner", "id": pid, "active": True,
+            "resourceType": "Practitioner",
+            "id": pid,
+            "active": True,
             "identifier": [{"system": "https://fhir.mr.lu/sid/cns-provider-code", "value": f"6{n:07d}"}],
             "name": [{"use": "official", "family": family, "given": [given], "prefix": ["Dr"]}],
             "telecom": [{"system": "phone", "value": phone, "use": "work"}],
@@ -111,12 +259,34 @@ class Generator:
             "gender": "female" if female else "male",
         }
         role = {
-            "resourceType": "PractitionerRole", "id": role_id, "active": True,
+            "resourceType": "PractitionerRole",
+            "id": role_id,
+            "active": True,
             "practitioner": {"reference": f"Practitioner/{pid}", "display": f"Dr {given} {family}"},
-            "code": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role",
-                                  "code": "doctor", "display": "Doctor"}], "text": "Médecin"}],
-            "specialty": [{"coding": [{"system": "http://snomed.info/sct", "code": "394814009",
-                                       "display": "General practice (specialty)"}], "text": "Médecine générale"}],
+            "code": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/practitioner-role",
+                            "code": "doctor",
+                            "display": "Doctor",
+                        }
+                    ],
+                    "text": "Médecin",
+                }
+            ],
+            "specialty": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://snomed.info/sct",
+                            "code": "394814009",
+                            "display": "General practice (specialty)",
+                        }
+                    ],
+                    "text": "Médecine générale",
+                }
+            ],
             "telecom": [{"system": "phone", "value": phone, "use": "work"}],
         }
         return practitioner, role
@@ -127,21 +297,39 @@ class Generator:
         birth = date(1930, 1, 1) + timedelta(days=r.randint(0, 85 * 365))
         lang, lang_name = r.choice(LANGS)
         resource = {
-            "resourceType": "Patient", "id": self.uid(), "active": True,
-            "identifier": [{
-                "use": "official", "system": MATRICULE_SYSTEM, "value": self.matricule(birth),
-                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NI",
-                                     "display": "National unique individual identifier"}],
-                         "text": "Numéro d'identification national (matricule)"},
-            }],
-            "name": [{"use": "official", "family": r.choice(FAMILIES),
-                      "given": [r.choice(GIVEN_F if female else GIVEN_M)]}],
+            "resourceType": "Patient",
+            "id": self.uid(),
+            "active": True,
+            "identifier": [
+                {
+                    "use": "official",
+                    "system": MATRICULE_SYSTEM,
+                    "value": self.matricule(birth),
+                    "type": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                "code": "NI",
+                                "display": "National unique individual identifier",
+                            }
+                        ],
+                        "text": "Numéro d'identification national (matricule)",
+                    },
+                }
+            ],
+            "name": [
+                {"use": "official", "family": r.choice(FAMILIES), "given": [r.choice(GIVEN_F if female else GIVEN_M)]}
+            ],
             "gender": "female" if female else "male",
             "birthDate": birth.isoformat(),
             "address": [self.address("home")],
             "telecom": [{"system": "phone", "value": self.phone(True), "use": "mobile"}],
-            "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": lang,
-                                                        "display": lang_name}]}, "preferred": True}],
+            "communication": [
+                {
+                    "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": lang, "display": lang_name}]},
+                    "preferred": True,
+                }
+            ],
             "generalPractitioner": [{"reference": f"Practitioner/{gp['id']}"}],
         }
         return resource
@@ -151,13 +339,31 @@ class Generator:
         code, display = r.choice(CONDITIONS)
         onset = date(2000, 1, 1) + timedelta(days=r.randint(0, 24 * 365))
         return {
-            "resourceType": "Condition", "id": self.uid(),
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": r.choice(["active", "active", "resolved"])}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                                               "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                      "code": "problem-list-item"}]}],
+            "resourceType": "Condition",
+            "id": self.uid(),
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": r.choice(["active", "active", "resolved"]),
+                    }
+                ]
+            },
+            "verificationStatus": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}
+                ]
+            },
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                            "code": "problem-list-item",
+                        }
+                    ]
+                }
+            ],
             "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": code, "display": display}]},
             "subject": {"reference": f"Patient/{patient['id']}"},
             "onsetDateTime": onset.isoformat(),
@@ -168,21 +374,52 @@ class Generator:
         name = f"{patient['name'][0]['given'][0]} {patient['name'][0]['family']}"
         start = date(2020, 1, 1) + timedelta(days=self.rng.randint(0, 5 * 365))
         return {
-            "resourceType": "CareTeam", "id": self.uid(), "status": "active",
-            "category": [{"coding": [{"system": "https://fhir.mr.lu/CodeSystem/careteam-category",
-                                      "code": "medecin-referent", "display": "Médecin référent"}]}],
+            "resourceType": "CareTeam",
+            "id": self.uid(),
+            "status": "active",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "https://fhir.mr.lu/CodeSystem/careteam-category",
+                            "code": "medecin-referent",
+                            "display": "Médecin référent",
+                        }
+                    ]
+                }
+            ],
             "name": f"Médecin référent de {name}",
             "subject": {"reference": f"Patient/{patient['id']}", "display": name},
             "participant": [
-                {"role": [{"coding": [{"system": "https://fhir.mr.lu/CodeSystem/careteam-role",
-                                       "code": "medecin-referent", "display": "Médecin référent"}]}],
-                 "member": {"reference": f"PractitionerRole/{role['id']}"}},
-                {"role": [{"coding": [{"system": "http://snomed.info/sct", "code": "116154003",
-                                       "display": "Patient (person)"}]}],
-                 "member": {"reference": f"Patient/{patient['id']}"}},
+                {
+                    "role": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.mr.lu/CodeSystem/careteam-role",
+                                    "code": "medecin-referent",
+                                    "display": "Médecin référent",
+                                }
+                            ]
+                        }
+                    ],
+                    "member": {"reference": f"PractitionerRole/{role['id']}"},
+                },
+                {
+                    "role": [
+                        {
+                            "coding": [
+                                {"system": "http://snomed.info/sct", "code": "116154003", "display": "Patient (person)"}
+                            ]
+                        }
+                    ],
+                    "member": {"reference": f"Patient/{patient['id']}"},
+                },
             ],
             "managingOrganization": [CNS],
-            "identifier": [{"system": "https://fhir.mr.lu/sid/mr-declaration", "value": f"MR-{start.year}-{serial:07d}"}],
+            "identifier": [
+                {"system": "https://fhir.mr.lu/sid/mr-declaration", "value": f"MR-{start.year}-{serial:07d}"}
+            ],
             "period": {"start": start.isoformat()},
         }
 
@@ -265,8 +502,10 @@ def main(argv: list[str] | None = None) -> int:
 
     result = asyncio.run(load(args.data_dir, args.resources, args.seed, args.batch))
     size_mb = sum(Path(str(db) + s).stat().st_size for s in ("", "-wal") if Path(str(db) + s).exists()) / 1e6
-    print(f"loaded {result['written']} resources in {result['seconds']:.1f} s "
-          f"= {result['per_second']:.0f} resources/s  ({size_mb:.0f} MB) into {db}")
+    print(
+        f"loaded {result['written']} resources in {result['seconds']:.1f} s "
+        f"= {result['per_second']:.0f} resources/s  ({size_mb:.0f} MB) into {db}"
+    )
     print("  " + ", ".join(f"{k}: {v}" for k, v in sorted(result["counts"].items())))
     return 0
 

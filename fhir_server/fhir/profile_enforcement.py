@@ -24,9 +24,10 @@ Before a resource is stored (``check``; a refusal raises 422 and the transaction
   Patient, Practitioner and PractitionerRole are checked only when they claim their profile.
 
 - the matricule check digits (Luhn and Verhoeff over digits 1-11) of a Patient validated
-  against ``lu-patient`` (also inside an LU résumé patient document Bundle). This is the only hand-written check: FHIRPath has no loop or digit arithmetic to compute
-  a Verhoeff digit, so the profile's invariant ``lu-mat-1`` checks the 13 digits and
-  :func:`fhir_server.mr.matricule.is_valid_matricule` the check digits.
+  against ``lu-patient`` (also inside an LU résumé patient document Bundle). This is the only
+  hand-written check: FHIRPath has no loop or digit arithmetic to compute a Verhoeff digit,
+  so the profile's invariant ``lu-mat-1`` checks the 13 digits and
+  :func:`fhir_server.mr.matricule.is_valid_matricule` the check digits (issue ``lu-mat-2``).
 """
 
 from __future__ import annotations

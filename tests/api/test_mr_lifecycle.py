@@ -239,7 +239,7 @@ def test_revocation_r6(client, initiator, signed, status, end):
     if end:
         assert r.json()["period"]["end"] == end
         reason = next(e for e in r.json()["extension"] if e["url"].endswith("mr-end-reason"))
-        assert reason["valueCodeableConcept"]["coding"][0]["code"].startswith(("revoked-"))
+        assert reason["valueCodeableConcept"]["coding"][0]["code"].startswith("revoked-")
         assert r.json()["status"] == "inactive"  # that last day has passed (today is later)
     else:
         assert r.json()["issue"][0]["diagnostics"].startswith("R6")

@@ -125,11 +125,17 @@ def test_one_json_log_line_per_request_without_query_values(server):
         r_search = c.get("/Patient", params={"name": secret_name, "birthdate": secret_birth})
         r_missing = c.get("/Patient/no-such-patient")
         r_form = c.post(
-            "/Patient/_search", content=f"family={secret_name}",
+            "/Patient/_search",
+            content=f"family={secret_name}",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-    assert (r_meta.status_code, r_create.status_code, r_search.status_code, r_missing.status_code,
-            r_form.status_code) == (200, 201, 200, 404, 200)
+    assert (
+        r_meta.status_code,
+        r_create.status_code,
+        r_search.status_code,
+        r_missing.status_code,
+        r_form.status_code,
+    ) == (200, 201, 200, 404, 200)
     responses = [r_meta, r_create, r_search, r_missing, r_form]
 
     lines = wait_for_log_lines(server, lambda recs: len(_requests(recs)) >= 5 + 1)  # + the readiness probe
@@ -191,7 +197,9 @@ def test_acknowledged_writes_survive_kill_9(server_factory, data_dir: Path):
             "entry": [
                 {
                     "fullUrl": "urn:uuid:6f1c2d4e-0000-4000-8000-000000000001",
-                    "resource": patient("Transaktioun", identifier=[{"system": MATRICULE_SYSTEM, "value": "1980010112345"}]),
+                    "resource": patient(
+                        "Transaktioun", identifier=[{"system": MATRICULE_SYSTEM, "value": "1980010112345"}]
+                    ),
                     "request": {"method": "POST", "url": "Patient"},
                 },
                 {
@@ -203,7 +211,11 @@ def test_acknowledged_writes_survive_kill_9(server_factory, data_dir: Path):
                     "request": {"method": "POST", "url": "Condition"},
                 },
                 {
-                    "resource": {"resourceType": "Practitioner", "id": "tx-practitioner", "name": [{"family": "Weber"}]},
+                    "resource": {
+                        "resourceType": "Practitioner",
+                        "id": "tx-practitioner",
+                        "name": [{"family": "Weber"}],
+                    },
                     "request": {"method": "PUT", "url": "Practitioner/tx-practitioner"},
                 },
             ],
@@ -256,14 +268,16 @@ def test_concurrent_if_match_updates_exactly_one_wins(server):
 
     async def race() -> list[httpx.Response]:
         async with server.async_client() as ac:
-            return await asyncio.gather(*(
-                ac.put(
-                    f"/Patient/{pid}",
-                    json={**patient(f"Racer{i:02d}"), "id": pid},
-                    headers={**JSON_HEADERS, "If-Match": 'W/"1"'},
+            return await asyncio.gather(
+                *(
+                    ac.put(
+                        f"/Patient/{pid}",
+                        json={**patient(f"Racer{i:02d}"), "id": pid},
+                        headers={**JSON_HEADERS, "If-Match": 'W/"1"'},
+                    )
+                    for i in range(20)
                 )
-                for i in range(20)
-            ))
+            )
 
     responses = asyncio.run(race())
     statuses = sorted(r.status_code for r in responses)
@@ -288,14 +302,20 @@ def test_concurrent_creates_get_distinct_ids(server):
     async def burst() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
         async with server.async_client(limits=limits) as ac:
-            return await asyncio.gather(*(
-                ac.post(
-                    "/Patient",
-                    json=patient(f"Burst{tag}", given=f"G{i}", identifier=[{"system": "urn:test:burst", "value": f"{tag}-{i}"}]),
-                    headers=JSON_HEADERS,
+            return await asyncio.gather(
+                *(
+                    ac.post(
+                        "/Patient",
+                        json=patient(
+                            f"Burst{tag}",
+                            given=f"G{i}",
+                            identifier=[{"system": "urn:test:burst", "value": f"{tag}-{i}"}],
+                        ),
+                        headers=JSON_HEADERS,
+                    )
+                    for i in range(n)
                 )
-                for i in range(n)
-            ))
+            )
 
     responses = asyncio.run(burst())
     assert [r.status_code for r in responses] == [201] * n
@@ -318,7 +338,9 @@ def test_body_above_limit_is_413_and_store_unchanged(server_factory, data_dir: P
     limit = 10_000
     server = server_factory(data_dir, env={"FHIR_SERVER_MAX_BODY_BYTES": str(limit)})
 
-    big = patient("Grouss", address=[{"line": [f"{i}, rue de la Gare"], "city": "Esch-sur-Alzette"} for i in range(400)])
+    big = patient(
+        "Grouss", address=[{"line": [f"{i}, rue de la Gare"], "city": "Esch-sur-Alzette"} for i in range(400)]
+    )
     big_bytes = json.dumps(big).encode()
     assert len(big_bytes) > 2 * limit
     small = patient("Kleng")
@@ -338,7 +360,7 @@ def test_body_above_limit_is_413_and_store_unchanged(server_factory, data_dir: P
         # chunked (no Content-Length): the server must count what it reads
         def chunks():
             for i in range(0, len(big_bytes), 1000):
-                yield big_bytes[i:i + 1000]
+                yield big_bytes[i : i + 1000]
 
         r = c.post("/Patient", content=chunks(), headers=JSON_HEADERS)
         assert "Content-Length" not in r.request.headers
@@ -352,9 +374,13 @@ def test_body_above_limit_is_413_and_store_unchanged(server_factory, data_dir: P
         assert c.get("/Patient/too-big").status_code == 404
 
         # a transaction Bundle above the limit: nothing of it written
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-            {"resource": patient(f"Bundle{i}"), "request": {"method": "POST", "url": "Patient"}} for i in range(200)
-        ]}
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {"resource": patient(f"Bundle{i}"), "request": {"method": "POST", "url": "Patient"}} for i in range(200)
+            ],
+        }
         r = c.post("/", content=json.dumps(bundle).encode(), headers=JSON_HEADERS)
         assert r.status_code == 413
 

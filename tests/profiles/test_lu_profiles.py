@@ -31,7 +31,14 @@ LU_PROFILES = {
     "lu-prestation-claim": "Claim",
     "lu-consent": "Consent",
 }
-EXTENSIONS = ("dsp-status", "mr-signature-date", "mr-validation-date", "mr-end-reason", "mr-revocation", "insurance-branch")
+EXTENSIONS = (
+    "dsp-status",
+    "mr-signature-date",
+    "mr-validation-date",
+    "mr-end-reason",
+    "mr-revocation",
+    "insurance-branch",
+)
 NAMING_SYSTEMS = {
     "urn:oid:1.3.182.4.4",
     "https://fhir.mr.lu/sid/cns-provider-code",
@@ -239,6 +246,4 @@ def test_validate_operation_uses_the_lu_profiles(client: TestClient) -> None:
     team = copy.deepcopy(example("lu-mr-careteam-invalid-no-mr"))
     r = client.post("/CareTeam/$validate", json=team, headers=FHIR_JSON)
     assert r.status_code == 200
-    assert any(
-        i["severity"] == "error" and i["expression"] == ["CareTeam.participant"] for i in r.json()["issue"]
-    )
+    assert any(i["severity"] == "error" and i["expression"] == ["CareTeam.participant"] for i in r.json()["issue"])
