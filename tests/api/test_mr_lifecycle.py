@@ -345,3 +345,16 @@ def test_rule_interpretations_are_configurable(tmp_path):
         validate(client, "ct", "2024-03-10")  # effective 2024-04-01
         r = call(client, "ct", "revoke", initiator="patient", signatureDate="2025-04-01")
         assert r.status_code == 422 and r.json()["issue"][0]["diagnostics"].startswith("R6")
+
+
+def test_demo_data_answers_mr_status(demo_client):
+    """The demo set is coherent with the rules: Marie's MR wrote her résumé on 20 Jan 2025,
+    within three months of the effective date (R8); the proposed declaration can be validated."""
+    r = demo_client.get("/Patient/lu-patient-marie-schmit/$mr-status?date=2025-06-01")
+    values = {p["name"]: next(v for k, v in p.items() if k.startswith("value")) for p in r.json()["parameter"]}
+    assert values["mr"] == {"reference": "Practitioner/lu-practitioner-claude-weber"}
+    assert values["resumeLastUpdated"] == "2025-01-20" and values["resumeOverdue"] is False
+    assert values["mr03Eligible"] is True  # six months after 1 Dec 2024
+    validated = validate(demo_client, "lu-careteam-mr-josiane-thill", "2026-11-10")
+    assert validated.status_code == 200, validated.text
+    assert validated.json()["period"]["start"] == "2026-12-01"

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+
 from fhir_server.api.messages import FhirResponse
 from fhir_server.api.mr import names
 from fhir_server.api.mr.facts import MrFacts, day_of, has_coding
@@ -66,7 +68,7 @@ class MrStatus:
         return FhirResponse(200, {"resourceType": "Parameters", "parameter": out})
 
     async def _resume_versions(self, reader: Any, patient_id: str, doctor: str) -> list[date]:
-        """Dates the résumé patient was put in the record: its versions (R8)."""
+        """Dates the résumé patient was written or updated: ``Composition.date`` of each version (R8)."""
         compositions = await self.facts.all_matches(
             reader,
             "Composition",
@@ -75,7 +77,10 @@ class MrStatus:
         days: list[date] = []
         for composition in compositions:
             page = await self.facts.repository.history(HistoryQuery("Composition", composition["id"], count=1000))
-            days += [day_of(v.last_updated, self.facts.tz) for v in page.items if v.body is not None]  # type: ignore[misc]
+            for version in page.items:
+                if version.body is not None:  # the résumé's own date, else when it was stored
+                    written = orjson.loads(version.body).get("date") or version.last_updated
+                    days.append(day_of(written, self.facts.tz))  # type: ignore[arg-type]
         return days
 
     async def _mr03_dates(self, reader: Any, patient_id: str) -> list[date]:
