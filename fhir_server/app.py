@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fhir_server import __version__
 from fhir_server.api.admin_operations import register_admin_operations
 from fhir_server.api.capability import CapabilityStatementBuilder
+from fhir_server.api.health import healthz, readiness
 from fhir_server.api.http import METHODS, HttpAdapter
 from fhir_server.api.interactions import Interactions
 from fhir_server.api.mr.register import register_mr
@@ -120,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reindexer = reindexer
     app.state.terminology = terminology
     app.state.validator = validator
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readiness(store), methods=["GET"], include_in_schema=False)
     app.add_api_route(
         "/{path:path}",
         HttpAdapter(interactions, base_url, settings.max_body_bytes),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fhir_server import FHIR_VERSION, __version__
 from fhir_server.config import Settings
 from fhir_server.log_format import configure_logging
 
@@ -69,6 +70,7 @@ def _copy_store(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (FHIR {FHIR_VERSION})")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the FHIR server")
     serve.add_argument("--host", help="interface to bind (FHIR_SERVER_HOST, default 127.0.0.1)")

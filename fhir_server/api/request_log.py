@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
@@ -10,6 +11,18 @@ from typing import Any
 import orjson
 
 Scope = dict[str, Any]
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    """A caller's X-Request-ID, kept when it is a plain token (so logs can be joined up)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None
 
 
 class RequestLogMiddleware:
@@ -22,7 +35,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = _incoming_request_id(scope) or str(uuid.uuid4())
         status = 500
 
         async def send_with_status(message: dict[str, Any]) -> None:
