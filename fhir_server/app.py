@@ -85,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     interactions = Interactions(
         repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations
     )
-    processor = BundleProcessor(repository, interactions.handle, base_url)
+    processor = BundleProcessor(repository, interactions.handle, base_url, settings.max_bundle_entries)
     interactions.bundle_handler = processor
 
     @asynccontextmanager

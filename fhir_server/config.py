@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     """FULL survives power loss; NORMAL (WAL) only process crashes, ~4x faster writes."""
 
     max_body_bytes: int = 16 * 1024 * 1024
+    max_bundle_entries: int = 10_000
+    """Entries of one batch or transaction; more get 413."""
     default_page_size: int = 20
     max_page_size: int = 1000
     local_timezone: str = "Europe/Luxembourg"

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import orjson
 
 from fhir_server.api.messages import FhirRequest, FhirResponse
-from fhir_server.errors import BadRequest, FhirError, Issue, operation_outcome
+from fhir_server.errors import BadRequest, FhirError, Issue, PayloadTooLarge, operation_outcome
 from fhir_server.fhir.repository import Repository
 from fhir_server.store.base import StoreTransaction
 
@@ -44,10 +44,11 @@ def _status_line(status: int) -> str:
 
 
 class BundleProcessor:
-    def __init__(self, repository: Repository, dispatch: Dispatch, base_url: str):
+    def __init__(self, repository: Repository, dispatch: Dispatch, base_url: str, max_entries: int = 10_000):
         self.repository = repository
         self.dispatch = dispatch
         self.base_url = base_url
+        self.max_entries = max_entries
 
     async def __call__(self, req: FhirRequest) -> FhirResponse:
         bundle = req.body
@@ -56,7 +57,12 @@ class BundleProcessor:
         kind = bundle.get("type")
         if kind not in ("batch", "transaction"):
             raise BadRequest(f"Bundle.type must be batch or transaction, not '{kind}'", expression="Bundle.type")
-        entries = [self._entry(i, e) for i, e in enumerate(bundle.get("entry") or [])]
+        raw_entries = bundle.get("entry") or []
+        if len(raw_entries) > self.max_entries:
+            raise PayloadTooLarge(
+                f"The Bundle has {len(raw_entries)} entries; this server takes at most {self.max_entries} per request"
+            )
+        entries = [self._entry(i, e) for i, e in enumerate(raw_entries)]
         prefer = req.headers.get("prefer", "")
         if kind == "transaction":
             responses = await self._transaction(entries, prefer)

@@ -52,3 +52,14 @@ def test_path_traversal_and_odd_ids(client):
     assert r.status_code == 400
     r = client.put("/Patient/bad_id", json=patient(id="bad_id"))
     assert r.status_code == 400
+
+
+def test_bundle_entry_limit(tmp_path):
+    from support import make_client
+
+    with make_client(tmp_path, max_bundle_entries=3) as small:
+        entries = [{"resource": patient(), "request": {"method": "POST", "url": "Patient"}} for _ in range(4)]
+        r = small.post("/", json={"resourceType": "Bundle", "type": "transaction", "entry": entries})
+        assert r.status_code == 413 and "at most 3" in r.json()["issue"][0]["diagnostics"]
+        r = small.post("/", json={"resourceType": "Bundle", "type": "transaction", "entry": entries[:3]})
+        assert r.status_code == 200
