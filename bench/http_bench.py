@@ -50,6 +50,12 @@ EXPECTED = {
     "search-date": 200,  # Patient?birthdate=ge<d>&birthdate=lt<d + 30 days>
     "search-chain": 200,  # CareTeam?subject:Patient.identifier=<matricule>
     "search-total": 200,  # a token search with ~100,000 matches, _total=accurate
+    # issue 9 (bench/run_all.py)
+    "vread": 200,  # GET /Patient/<id>/_history/1
+    "update": 200,  # PUT /Patient/<id> (adds versions!)
+    "transaction": 200,  # POST / transaction Bundle of 100 Patient creates (adds resources!)
+    "search-include": 200,  # Condition?subject=Patient/<id>&_include=Condition:subject
+    "mr-status": 200,  # GET /Patient/<id>/$mr-status
 }
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -158,6 +164,22 @@ async def _run_worker(
             return "GET", f"/CareTeam?subject:Patient.identifier={bar}{rng.choice(matricules)}", None
         if scenario == "search-total":
             return "GET", samples["total_query"], None
+        if scenario == "vread":
+            return "GET", f"/Patient/{rng.choice(ids)}/_history/1", None
+        if scenario == "update":
+            pid = rng.choice(ids)
+            body = json.loads(_new_patient(rng))
+            return "PUT", f"/Patient/{pid}", json.dumps({**body, "id": pid}).encode()
+        if scenario == "transaction":
+            entries = [
+                {"resource": json.loads(_new_patient(rng)), "request": {"method": "POST", "url": "Patient"}}
+                for _ in range(100)
+            ]
+            return "POST", "/", json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}).encode()
+        if scenario == "search-include":
+            return "GET", f"/Condition?subject=Patient/{rng.choice(ids)}&_include=Condition:subject", None
+        if scenario == "mr-status":
+            return "GET", f"/Patient/{rng.choice(ids)}/$mr-status", None
         return "GET", "/metadata", None
 
     if lib == "httpx":

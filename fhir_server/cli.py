@@ -1,4 +1,4 @@
-"""Command line: `fhir-server serve`, `fhir-server validate`, `fhir-server copy-store`."""
+"""Command line: `fhir-server serve`, `fhir-server validate`, `fhir-server copy-store`, `fhir-server load`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,13 @@ def _copy_store(args: argparse.Namespace) -> int:
     return 0 if report.verified else 1
 
 
+def _load(args: argparse.Namespace) -> int:
+    """Exit 0 when loaded, 1 when a resource was refused, 2 on an unreadable file, 3 when stopped."""
+    from fhir_server.load import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (FHIR {FHIR_VERSION})")
@@ -95,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     copy_store.add_argument("target", metavar="DST", help="data dir, SQLite file or mongodb:// URL to fill (empty)")
     copy_store.add_argument("--quiet", action="store_true", help="no progress bar")
     copy_store.set_defaults(handler=_copy_store)
+    load = commands.add_parser(
+        "load", help="import NDJSON and Bundle files into the store (PUT by id, resumable, progress on stderr)"
+    )
+    load.add_argument(
+        "files", nargs="+", metavar="FILE", help=".ndjson (a resource per line), Bundle JSON, or a folder"
+    )
+    load.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite store (FHIR_SERVER_DATA_DIR)")
+    load.add_argument("--store", help="mongodb://… URL or a SQLite file (FHIR_SERVER_STORE), as for serve")
+    load.add_argument("--batch", type=int, default=500, help="resources per store transaction (default 500)")
+    load.add_argument("--checkpoint", help="checkpoint file (default: <data dir>/load-checkpoint.json)")
+    load.add_argument("--limit", type=int, help="stop after this many resources (exit 3, resumable; for tests)")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(handler=_load)
     return parser
 
 
