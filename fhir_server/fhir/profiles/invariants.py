@@ -17,6 +17,9 @@
   gives, on an element that has none of the names it uses, the same result as on an empty
   element of that type. That result is computed once per (invariant, element path) and
   reused, which skips most evaluations (e.g. ``pat-1`` on a Patient without contact).
+- Fast path: the hot invariants of the base spec (ref-1, bdl-3/4/5/7/8, dom-2..6, per-1...) have
+  Python equivalents in :data:`FAST`, keyed by their exact expression text; one returns
+  :data:`FALLBACK` on any input shape it does not handle, and fhirpathpy evaluates it then.
 """
 
 from __future__ import annotations
@@ -181,8 +184,349 @@ def _eval(node: Any, value: Any, base_path: str, variables: dict[str, Any], rt: 
     return None if seen_empty else True
 
 
+# -- fast path -------------------------------------------------------------------------------
+# Python equivalents of hot invariants of the base spec, keyed by their exact expression text.
+# Each returns the three-valued result (True, False, None = empty) of the whole expression, or
+# FALLBACK when the input is anything but the plain shape it knows (twins ``_x``, nulls, wrong
+# JSON shapes, values it does not compare itself...): then fhirpathpy evaluates it as before.
+# tests/profiles/test_invariant_fast_path.py checks both agree.
+
+FALLBACK: Any = object()
+_ABSENT: Any = object()
+
+
+def _get(obj: dict[str, Any], key: str) -> Any:
+    """obj[key] if it is a plain value; _ABSENT if absent; FALLBACK if null or with a ``_key`` twin."""
+    if "_" + key in obj:
+        return FALLBACK
+    value = obj.get(key, _ABSENT)
+    return FALLBACK if value is None else value
+
+
+def _present(obj: dict[str, Any], key: str) -> Any:
+    """``key.exists()`` for a complex element: True/False, or FALLBACK."""
+    value = obj.get(key, _ABSENT)
+    if value is _ABSENT:
+        return False
+    if isinstance(value, dict) or isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return True
+    return FALLBACK
+
+
+def _has_choice(obj: dict[str, Any], name: str) -> Any:
+    """Whether the choice element ``name[x]`` is present (``valueString``...); FALLBACK on a twin."""
+    n = len(name)
+    if any(k.startswith("_" + name) for k in obj):
+        return FALLBACK
+    return any(k.startswith(name) and len(k) > n and k[n].isupper() for k in obj)
+
+
+def _ref_1(value: Any, variables: dict[str, Any]) -> Any:
+    # reference.startsWith('#').not() or (reference.substring(1) in %rootResource.contained.id)
+    if not isinstance(value, dict):
+        return FALLBACK
+    ref = _get(value, "reference")
+    if ref is _ABSENT:
+        return None
+    if not isinstance(ref, str) or len(ref) < 2:
+        return FALLBACK
+    if ref[0] != "#":
+        return True
+    root = variables.get("rootResource")
+    if not isinstance(root, dict) or "_contained" in root:
+        return FALLBACK
+    contained = root.get("contained", _ABSENT)
+    if contained is _ABSENT:
+        return False
+    if not isinstance(contained, list):
+        return FALLBACK
+    ids = set()
+    for c in contained:
+        if not isinstance(c, dict):
+            return FALLBACK
+        cid = _get(c, "id")
+        if cid is _ABSENT:
+            continue
+        if not isinstance(cid, str):
+            return FALLBACK
+        ids.add(cid)
+    return ref[1:] in ids
+
+
+def _entry_all(field: str, types: frozenset[str]) -> Callable[[Any, dict[str, Any]], Any]:
+    # entry.all(<field>.exists() = (%resource.type = 'a' or %resource.type = 'b' or ...))
+    def check(value: Any, variables: dict[str, Any]) -> Any:
+        resource = variables.get("resource")
+        if not isinstance(value, dict) or not isinstance(resource, dict):
+            return FALLBACK
+        bundle_type = _get(resource, "type")
+        if not isinstance(bundle_type, str):
+            return FALLBACK
+        entries = value.get("entry", _ABSENT)
+        if entries is _ABSENT:
+            return True
+        if not isinstance(entries, list):
+            return FALLBACK
+        wanted = bundle_type in types
+        for e in entries:
+            if not isinstance(e, dict):
+                return FALLBACK
+            present = _present(e, field)
+            if present is FALLBACK:
+                return FALLBACK
+            if present != wanted:
+                return False
+        return True
+
+    return check
+
+
+def _bdl_7(value: Any, variables: dict[str, Any]) -> Any:
+    # (type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()
+    if not isinstance(value, dict):
+        return FALLBACK
+    bundle_type = _get(value, "type")
+    if bundle_type is FALLBACK or bundle_type is not _ABSENT and not isinstance(bundle_type, str):
+        return FALLBACK
+    if bundle_type == "history":
+        return True
+    entries = value.get("entry", _ABSENT)
+    keys = []
+    if entries is not _ABSENT:
+        if not isinstance(entries, list):
+            return FALLBACK
+        for e in entries:
+            if not isinstance(e, dict):
+                return FALLBACK
+            full = _get(e, "fullUrl")
+            if full is _ABSENT:
+                continue
+            if not isinstance(full, str) or not full:
+                return FALLBACK
+            version = ""
+            resource = e.get("resource", _ABSENT)
+            if resource is not _ABSENT:
+                if not isinstance(resource, dict):
+                    return FALLBACK
+                meta = resource.get("meta", _ABSENT)
+                if meta is not _ABSENT:
+                    if not isinstance(meta, dict):
+                        return FALLBACK
+                    version = _get(meta, "versionId")
+                    if version is _ABSENT:
+                        version = ""
+                    elif not isinstance(version, str) or not version:
+                        return FALLBACK
+            keys.append(full + version)
+    distinct = len(set(keys)) == len(keys)
+    if bundle_type is _ABSENT:  # empty or X: true if X is, else empty
+        return True if distinct else None
+    return distinct
+
+
+def _bdl_8(value: Any, variables: dict[str, Any]) -> Any:
+    # fullUrl.contains('/_history/').not()
+    if not isinstance(value, dict):
+        return FALLBACK
+    full = _get(value, "fullUrl")
+    if full is _ABSENT:
+        return None
+    if not isinstance(full, str) or not full:
+        return FALLBACK
+    return "/_history/" not in full
+
+
+def _any_present(*names: str) -> Callable[[Any, dict[str, Any]], Any]:
+    # a.exists() or b.exists() or ... (complex elements)
+    def check(value: Any, variables: dict[str, Any]) -> Any:
+        if not isinstance(value, dict):
+            return FALLBACK
+        for name in names:
+            present = _present(value, name)
+            if present is not False:
+                return present
+        return False
+
+    return check
+
+
+def _dom_6(value: Any, variables: dict[str, Any]) -> Any:
+    # text.`div`.exists()
+    if not isinstance(value, dict):
+        return FALLBACK
+    text = value.get("text", _ABSENT)
+    if text is _ABSENT:
+        return False
+    if not isinstance(text, dict):
+        return FALLBACK
+    div = _get(text, "div")
+    if div is _ABSENT:
+        return False
+    return True if isinstance(div, str) and div else FALLBACK
+
+
+def _no_contained(value: Any, variables: dict[str, Any]) -> Any:
+    # contained.<...>.empty() [and contained.<...>.empty()]: true without contained resources
+    if isinstance(value, dict) and "contained" not in value and "_contained" not in value:
+        return True
+    return FALLBACK
+
+
+def _per_1(value: Any, variables: dict[str, Any]) -> Any:
+    # start.hasValue().not() or end.hasValue().not() or (start <= end)
+    if isinstance(value, dict) and ("start" not in value or "end" not in value):
+        return True
+    return FALLBACK
+
+
+def _empty_or_exists(first: str, second: str) -> Callable[[Any, dict[str, Any]], Any]:
+    # <first>.empty() or <second>.exists() (primitive elements)
+    def check(value: Any, variables: dict[str, Any]) -> Any:
+        if not isinstance(value, dict):
+            return FALLBACK
+        a, b = _get(value, first), _get(value, second)
+        if a is FALLBACK or b is FALLBACK or isinstance(a, dict | list) or isinstance(b, dict | list):
+            return FALLBACK
+        return a is _ABSENT or b is not _ABSENT
+
+    return check
+
+
+def _tim_5(value: Any, variables: dict[str, Any]) -> Any:
+    # period.exists() implies period >= 0
+    if not isinstance(value, dict):
+        return FALLBACK
+    period = _get(value, "period")
+    if period is _ABSENT:
+        return True
+    if isinstance(period, int | float) and not isinstance(period, bool):
+        return period >= 0
+    return FALLBACK
+
+
+def _coding_in(value: dict[str, Any], element: str, system: str, codes: frozenset[str]) -> Any:
+    """``<element>.coding.where(system = S and code in codes).exists()``, or FALLBACK."""
+    concept = value.get(element, _ABSENT)
+    if concept is _ABSENT:
+        return False
+    if not isinstance(concept, dict):
+        return FALLBACK
+    codings = concept.get("coding", _ABSENT)
+    if codings is _ABSENT:
+        return False
+    if not isinstance(codings, list):
+        return FALLBACK
+    found = False
+    for coding in codings:
+        if not isinstance(coding, dict):
+            return FALLBACK
+        s, c = _get(coding, "system"), _get(coding, "code")
+        if s is FALLBACK or c is FALLBACK:
+            return FALLBACK
+        if s is not _ABSENT and not isinstance(s, str) or c is not _ABSENT and not isinstance(c, str):
+            return FALLBACK
+        found = found or (s == system and c in codes)
+    return found
+
+
+CONDITION_VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+ALLERGY_VER = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+_EIE = frozenset({"entered-in-error"})
+
+
+def _status_rule(system: str, match_wanted: bool, status_present: bool) -> Callable[[Any, dict[str, Any]], Any]:
+    # verificationStatus.coding.where(system = S and code = 'entered-in-error').<exists|empty>()
+    #   or clinicalStatus.<exists|empty>()
+    def check(value: Any, variables: dict[str, Any]) -> Any:
+        if not isinstance(value, dict):
+            return FALLBACK
+        match = _coding_in(value, "verificationStatus", system, _EIE)
+        status = _present(value, "clinicalStatus")
+        if match is FALLBACK or status is FALLBACK:
+            return FALLBACK
+        return match == match_wanted or status == status_present
+
+    return check
+
+
+def _con_3(value: Any, variables: dict[str, Any]) -> Any:
+    # clinicalStatus.exists() or verificationStatus.coding.where(...'entered-in-error').exists()
+    #   or category.select($this='problem-list-item').empty()
+    if not isinstance(value, dict):
+        return FALLBACK
+    status = _present(value, "clinicalStatus")
+    if status is not False:
+        return status
+    match = _coding_in(value, "verificationStatus", CONDITION_VER, _EIE)
+    if match is not False:
+        return match
+    return True if "category" not in value else FALLBACK
+
+
+def _con_4(value: Any, variables: dict[str, Any]) -> Any:
+    # abatement.empty() or clinicalStatus.coding.where(system=... and (code='resolved' or ...)).exists()
+    if not isinstance(value, dict):
+        return FALLBACK
+    abatement = _has_choice(value, "abatement")
+    if abatement is not False:
+        return FALLBACK if abatement is FALLBACK else _abated(value)
+    return True
+
+
+def _abated(value: dict[str, Any]) -> Any:
+    return _coding_in(
+        value,
+        "clinicalStatus",
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+        frozenset({"resolved", "remission", "inactive"}),
+    )
+
+
+def _obs_7(value: Any, variables: dict[str, Any]) -> Any:
+    # value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()
+    if isinstance(value, dict) and (_has_choice(value, "value") is False or "component" not in value):
+        return True
+    return FALLBACK
+
+
+FAST: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+    "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))": _ref_1,  # noqa: E501
+    "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))": _entry_all(  # noqa: E501
+        "request", frozenset({"batch", "transaction", "history"})
+    ),
+    "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))": _entry_all(  # noqa: E501
+        "response", frozenset({"batch-response", "transaction-response", "history"})
+    ),
+    "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()": _bdl_7,
+    "fullUrl.contains('/_history/').not()": _bdl_8,
+    "resource.exists() or request.exists() or response.exists()": _any_present("resource", "request", "response"),
+    "text.exists() or entry.exists() or section.exists()": _any_present("text", "entry", "section"),
+    "text.`div`.exists()": _dom_6,
+    "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | %resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#').exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()": _no_contained,  # noqa: E501
+    "contained.contained.empty()": _no_contained,
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": _no_contained,
+    "contained.meta.security.empty()": _no_contained,
+    "start.hasValue().not() or end.hasValue().not() or (start <= end)": _per_1,
+    "code.empty() or system.exists()": _empty_or_exists("code", "system"),
+    "period.empty() or periodUnit.exists()": _empty_or_exists("period", "periodUnit"),
+    "period.exists() implies period >= 0": _tim_5,
+    "verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' and code='entered-in-error').empty() or clinicalStatus.empty()": _status_rule(  # noqa: E501
+        CONDITION_VER, False, False
+    ),
+    "verificationStatus.coding.where(system = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = 'entered-in-error').exists() or clinicalStatus.exists()": _status_rule(  # noqa: E501
+        ALLERGY_VER, True, True
+    ),
+    "verificationStatus.coding.where(system = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = 'entered-in-error').empty() or clinicalStatus.empty()": _status_rule(  # noqa: E501
+        ALLERGY_VER, False, False
+    ),
+    "clinicalStatus.exists() or verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' and code = 'entered-in-error').exists() or category.select($this='problem-list-item').empty()": _con_3,  # noqa: E501
+    "abatement.empty() or clinicalStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-clinical' and (code='resolved' or code='remission' or code='inactive')).exists()": _con_4,  # noqa: E501
+    "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()": _obs_7,
+}
+
+
 class Invariant:
-    __slots__ = ("key", "severity", "human", "expression", "native", "tree")
+    __slots__ = ("key", "severity", "human", "expression", "native", "tree", "fast")
 
     def __init__(self, key: str, definition: dict[str, Any]):
         self.key = definition.get("key", key)
@@ -191,6 +535,7 @@ class Invariant:
         self.expression: str = definition.get("expression", "")
         self.native = NATIVE.get(key)
         self.tree: Any = None if self.native is not None else _tree(self.expression)
+        self.fast = FAST.get(self.expression) if self.native is None else None
 
     def holds(self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None) -> bool:
         """Whether the invariant holds on the element ``value`` (a dict, or a primitive value):
@@ -198,7 +543,15 @@ class Invariant:
         element's path in its base type (``Patient.contact``, ``Period``)."""
         if self.native is not None:
             return self.native(value)
+        if self.fast is not None:
+            result = self.fast(value, variables)
+            if result is not FALLBACK:
+                return result is not False
         return _eval(self.tree, value, base_path, variables, resource_type) is not False
+
+    def evaluate(self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None) -> Any:
+        """The three-valued result with fhirpathpy only (no fast path), for tests."""
+        return _eval(self.tree, value, base_path, variables, resource_type)
 
 
 def compile_invariant(key: str, definition: dict[str, Any]) -> Invariant | None:

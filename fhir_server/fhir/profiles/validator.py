@@ -64,10 +64,21 @@ class Plan:
 
 
 class Context:
-    __slots__ = ("issues", "variables", "contained", "fullurls", "resource")
+    __slots__ = ("issues", "variables", "contained", "fullurls", "resource", "done")
 
-    def __init__(self, issues: list[Issue], resource: dict[str, Any], root: dict[str, Any], fullurls: dict[str, str]):
+    def __init__(
+        self,
+        issues: list[Issue],
+        resource: dict[str, Any],
+        root: dict[str, Any],
+        fullurls: dict[str, str],
+        done: set[tuple[int, int, str]] | None = None,
+    ):
         self.issues = issues
+        # nested resources already checked against a profile at a path, shared by the whole walk:
+        # an entry matched by a slice is checked with the element and again with the slice, whose
+        # resource type has the same profile (issues are deduplicated; the work is not redone)
+        self.done: set[tuple[int, int, str]] = set() if done is None else done
         self.resource = resource
         self.variables = {"resource": resource, "rootResource": root}
         self.contained = {
@@ -223,7 +234,12 @@ class ProfileValidator:
     # -- the walk ------------------------------------------------------------------------------
 
     def _context(
-        self, issues: list[Issue], resource: dict[str, Any], root: dict[str, Any], fullurls: dict[str, str]
+        self,
+        issues: list[Issue],
+        resource: dict[str, Any],
+        root: dict[str, Any],
+        fullurls: dict[str, str],
+        done: set[tuple[int, int, str]] | None = None,
     ) -> Context:
         if resource.get("resourceType") == "Bundle":
             fullurls = dict(fullurls)
@@ -232,7 +248,7 @@ class ProfileValidator:
                     full = entry.get("fullUrl")
                     if isinstance(full, str):
                         fullurls[full] = entry["resource"].get("resourceType")
-        return Context(issues, resource, root, fullurls)
+        return Context(issues, resource, root, fullurls, done)
 
     def _roots_for(
         self,
@@ -305,8 +321,12 @@ class ProfileValidator:
         roots = self._roots_for(value, wanted, rtype, ctx.issues, path, explicit=False)
         if roots is None:
             return
-        inner = self._context(ctx.issues, value, ctx.variables["rootResource"], ctx.fullurls)
+        inner = self._context(ctx.issues, value, ctx.variables["rootResource"], ctx.fullurls, ctx.done)
         for root in roots:
+            key = (id(value), id(root), path)
+            if key in ctx.done:
+                continue  # the same resource, profile and path give the same issues
+            ctx.done.add(key)
             plan = self._plan(root, rtype)
             self._children(value, plan, path, inner, rtype)
             self._invariants_on(value, plan, path, inner, rtype)
