@@ -358,3 +358,47 @@ def test_demo_data_answers_mr_status(demo_client):
     validated = validate(demo_client, "lu-careteam-mr-josiane-thill", "2026-11-10")
     assert validated.status_code == 200, validated.text
     assert validated.json()["period"]["start"] == "2026-12-01"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"),
+    [
+        ("POST", "/CareTeam/ct/$validate-declaration", {"resourceType": "Parameters"}, 400),
+        (
+            "POST",
+            "/CareTeam/ct/$validate-declaration",
+            {"resourceType": "Parameters", "parameter": [{"name": "validationDate", "valueString": "x' OR 1=1"}]},
+            400,
+        ),
+        ("POST", "/CareTeam/ct/$validate-declaration", [1, 2], 400),
+        (
+            "POST",
+            "/CareTeam/ct/$revoke",
+            {"resourceType": "Parameters", "parameter": [{"name": "initiator", "valueString": "nobody"}]},
+            400,
+        ),
+        (
+            "POST",
+            "/CareTeam/ct/$end",
+            {"resourceType": "Parameters", "parameter": [{"name": "reason", "valueString": "deceased"}]},
+            400,
+        ),
+        ("GET", "/CareTeam/ct/$validate-declaration", None, 405),
+        ("GET", "/Patient/p/$mr-status?date=31/12/2024", None, 400),
+        ("GET", "/Patient/..%2Fetc/$mr-status", None, 404),
+        ("POST", "/Claim/$submit", {"resourceType": "Claim"}, 422),
+        (
+            "POST",
+            "/CareTeam/other/$validate-declaration",
+            {"resourceType": "Parameters", "parameter": [{"name": "validationDate", "valueDate": "2024-11-10"}]},
+            422,
+        ),
+    ],
+)
+def test_hostile_operation_calls(client, method, url, body, status):
+    declaration(client, "ct", patient(client, "p"), doctor(client, "dr"))
+    _put(client, {"resourceType": "CareTeam", "id": "other", "status": "proposed"})  # not an MR care team
+    r = client.request(method, url, json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
+    assert client.get("/CareTeam/ct").json()["status"] == "proposed"

@@ -195,7 +195,7 @@ class ClaimSubmission:
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "insurer": claim.get("insurer", {"display": "CNS"}),
             "request": {"reference": f"Claim/{claim['id']}"},
-            "outcome": "error" if all(refused) else ("partial" if any(refused) else "complete"),
+            "outcome": "complete" if not any(refused) else ("error" if all(refused) else "partial"),
             "disposition": "Adjudicated by the médecin référent rules (R10, R11)",
             "item": [
                 {
