@@ -19,14 +19,14 @@ from urllib.parse import parse_qsl
 import jsonpatch
 import orjson
 
-from fhir_server.errors import BadRequest, Conflict, Gone, NotFound, PreconditionFailed, Unprocessable
+from fhir_server.errors import BadRequest, Conflict, Gone, Issue, NotFound, PreconditionFailed, Unprocessable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.indexing import IndexExtractor
 from fhir_server.fhir.search.includes import resolve_includes
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
 from fhir_server.fhir.search.query import HistoryQuery
 from fhir_server.fhir.validation import validate_structure
-from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,18 @@ class Repository:
         parsed = self.parser.parse(resource_type, params, strict=strict)
         source = reader or self.store
         page = await source.search(parsed.query)
-        included = await resolve_includes(source, parsed.query.includes, page.items) if parsed.query.includes else []
+        included: list[StoredVersion] = []
+        if parsed.query.includes:
+            included, truncated = await resolve_includes(source, parsed.query.includes, page.items)
+            if truncated:
+                parsed.issues.append(
+                    Issue(
+                        "too-costly",
+                        f"_include/_revinclude stopped at {MAX_INCLUDED} resources per type: some are missing; "
+                        "use a smaller _count",
+                        severity="warning",
+                    )
+                )
         return parsed, page, included
 
     async def history(self, query: HistoryQuery) -> Page:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 
+MAX_INCLUDED = 1000
+"""Resources one ``include``/``revinclude`` call returns at most (per resource type)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:

@@ -29,7 +29,7 @@ from pymongo.write_concern import WriteConcern
 from fhir_server.errors import Conflict, FhirError, ServiceUnavailable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
-from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.mongo_schema import (
     HISTORY,
@@ -42,7 +42,6 @@ from fhir_server.store.mongo_schema import (
 )
 from fhir_server.store.mongo_search import Filter, MongoTranslator, keyset_filter, sort_field
 
-MAX_INCLUDED = 1000  # resources one _include or _revinclude may add to a page
 DEFAULT_OPTIONS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 30000}
 _VERSION_FIELDS = {"type": 1, "id": 1, "version_id": 1, "last_updated": 1, "lu_us": 1, "method": 1, "body": 1}
 _NO_TRANSACTIONS = 20  # IllegalOperation: "Transaction numbers are only allowed on a replica set member or mongos"

@@ -19,7 +19,7 @@ import orjson
 
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
-from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_ENTRY_CLASSES, INDEX_ROWS, INDEX_TABLES
 from fhir_server.store.sqlite_search import (
@@ -31,7 +31,6 @@ from fhir_server.store.sqlite_search import (
 )
 
 _COLUMNS = "type, id, version_id, last_updated, lu_us, method, body"
-MAX_INCLUDED = 1000  # resources one _include or _revinclude may add to a page
 
 
 def _version(row: tuple[Any, ...]) -> StoredVersion:

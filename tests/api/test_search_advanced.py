@@ -304,3 +304,17 @@ def test_token_in_and_not_in_value_sets(client, query, expected):
 def test_in_unknown_value_set_is_400(client):
     r = client.get("/Condition?code:in=https://example.lu/ValueSet/nothing")
     assert r.status_code == 400 and "code" in r.json()["issue"][0]["diagnostics"]
+
+
+def test_truncated_includes_are_reported(client, monkeypatch):
+    import fhir_server.fhir.search.includes as includes
+
+    monkeypatch.setattr(includes, "MAX_INCLUDED", 2)  # a small fan-out limit, for the test
+    for i in range(3):
+        _put(client, {"resourceType": "Condition", "id": f"c{i}", "subject": {"reference": "Patient/p"}})
+    _put(client, {"resourceType": "Patient", "id": "p"})
+    bundle = client.get("/Patient?_id=p&_revinclude=Condition:subject").json()
+    outcome = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome and "stopped at" in outcome[0]["resource"]["issue"][0]["diagnostics"]
+    complete = client.get("/Patient?_id=p&_include=Patient:organization").json()
+    assert not [e for e in complete["entry"] if e["search"]["mode"] == "outcome"]

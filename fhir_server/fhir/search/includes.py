@@ -6,14 +6,16 @@ Included resources appear once, never repeat a match, and do not count toward ``
 from __future__ import annotations
 
 from fhir_server.fhir.search.query import Include
-from fhir_server.store.base import StoredVersion, StoreReader
+from fhir_server.store.base import MAX_INCLUDED, StoredVersion, StoreReader
 
 MAX_ITERATIONS = 4
 
 
 async def resolve_includes(
     reader: StoreReader, includes: tuple[Include, ...], matches: list[StoredVersion]
-) -> list[StoredVersion]:
+) -> tuple[list[StoredVersion], bool]:
+    """The included resources, and whether a store call hit :data:`MAX_INCLUDED` (some may be missing)."""
+    truncated = False
     seen = {(v.type, v.id) for v in matches}
     included: list[StoredVersion] = []
     frontier = matches
@@ -24,11 +26,12 @@ async def resolve_includes(
         found: list[StoredVersion] = []
         for spec in specs:
             if spec.reverse:
-                found += await reader.revinclude(frontier, spec.source_type, spec.param)
+                batch = await reader.revinclude(frontier, spec.source_type, spec.param)
             else:
                 sources = [v for v in frontier if v.type == spec.source_type]
-                if sources:
-                    found += await reader.include(sources, spec.param, spec.target_type)
+                batch = await reader.include(sources, spec.param, spec.target_type) if sources else []
+            truncated = truncated or len(batch) >= MAX_INCLUDED
+            found += batch
         frontier = []
         for version in found:
             key = (version.type, version.id)
@@ -36,4 +39,4 @@ async def resolve_includes(
                 seen.add(key)
                 frontier.append(version)
         included += frontier
-    return included
+    return included, truncated
