@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -121,6 +122,46 @@ def memory(data_dir: Path, samples: dict) -> dict:
     return {"rss_mb": kb.get("VmRSS", 0) / 1024, "peak_rss_mb": kb.get("VmHWM", 0) / 1024, "warm_requests": 900}
 
 
+def ceiling(db: Path, args: argparse.Namespace) -> list[dict]:
+    """Read throughput of bench/ceiling_app.py (bare ASGI, same bytes) at each concurrency."""
+    import sqlite3
+
+    import httpx
+
+    samples = http_bench.sample_store(db, 1000, args.seed)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        body = conn.execute(
+            "SELECT body FROM resources WHERE type = 'Patient' AND id = ?", (samples["ids"][0],)
+        ).fetchone()[0]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file, samples_file = Path(tmp) / "body.json", Path(tmp) / "samples.json"
+        body_file.write_bytes(body)
+        samples_file.write_text(json.dumps(samples))
+        port = http_bench.free_port()
+        env = {**os.environ, "CEILING_BODY_FILE": str(body_file), "PYTHONPATH": str(HERE.parent)}
+        cmd = [sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--port", str(port), "--log-level", "warning"]
+        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.get(url + "/Patient/x", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for c in [int(c) for c in args.concurrency.split(",")]:
+                worker = [sys.executable, str(HERE / "http_bench.py"), "_worker", "--url", url, "--scenario", "read",
+                          "--concurrency", str(c), "--duration", str(args.duration), "--warmup", str(args.warmup),
+                          "--samples", str(samples_file)]  # fmt: skip
+                out = subprocess.run(worker, capture_output=True, text=True, check=True).stdout
+                rows.append({"concurrency": c, **json.loads(out.strip().splitlines()[-1])})
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    return rows
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -154,6 +195,7 @@ def main(argv: list[str]) -> int:
     result["http"] = bench
     samples = http_bench.sample_store(db, 300, args.seed)
     result["memory"] = memory(args.data_dir, samples)
+    result["ceiling"] = ceiling(db, args)
     result["store_after"] = store_stats(db)
 
     json_path, md_path = args.out / "run_all.json", args.out / "run_all.md"
@@ -197,6 +239,23 @@ def main(argv: list[str]) -> int:
             f"| {f(r.get('p95_ms'), 2)} | {f(r['p99_ms'], 2)} | {r['errors']} | {f(r['client_cpu_pct'], 0)} "
             f"| {f(r['server_cpu_pct'], 0)} |"
         )
+    ours = {r["concurrency"]: r["rps"] for r in bench["results"] if r["scenario"] == "read"}
+    lines += [
+        "",
+        "## Ceiling of the stack",
+        "",
+        "| clients | bare ASGI req/s | our read req/s | ratio |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in result["ceiling"]:
+        mine = ours.get(row["concurrency"])
+        ratio = f"{100 * mine / row['rps']:.0f} %" if mine and row["rps"] else "–"
+        lines.append(f"| {row['concurrency']} | {row['rps']:.0f} | {mine or 0:.0f} | {ratio} |")
+    lines += [
+        "",
+        "The ceiling is `bench/ceiling_app.py`: a bare ASGI app under uvicorn (one worker, like the server),",
+        "answering the same bytes and headers as a read, measured by the same load generator.",
+    ]
     m, a = result["memory"], result["store_after"]
     lines += [
         "",

@@ -14,7 +14,7 @@ from fhir_server import __version__
 from fhir_server.api.admin_operations import register_admin_operations
 from fhir_server.api.capability import CapabilityStatementBuilder
 from fhir_server.api.health import healthz, readiness
-from fhir_server.api.http import METHODS, HttpAdapter
+from fhir_server.api.http import HttpAdapter
 from fhir_server.api.interactions import Interactions
 from fhir_server.api.mr.register import register_mr
 from fhir_server.api.mr.status_keeper import keep_statuses
@@ -123,12 +123,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.validator = validator
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readiness(store), methods=["GET"], include_in_schema=False)
-    app.add_api_route(
-        "/{path:path}",
-        HttpAdapter(interactions, base_url, settings.max_body_bytes),
-        methods=METHODS,
-        include_in_schema=False,
-    )
+    # every other path is FHIR: a plain ASGI mount, without FastAPI's per-route machinery
+    app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes).asgi)
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app

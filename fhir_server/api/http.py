@@ -24,7 +24,6 @@ from fhir_server.errors import FhirError, Issue, PayloadTooLarge, operation_outc
 
 log = logging.getLogger("fhir_server")
 CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FORM = "application/x-www-form-urlencoded"
 
@@ -52,6 +51,11 @@ class HttpAdapter:
         self.interactions = interactions
         self.base_url = base_url
         self.max_body_bytes = max_body_bytes
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The adapter as an ASGI app (mounted at the root of the FastAPI app)."""
+        response = await self(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def __call__(self, request: Request) -> Response:
         try:
