@@ -58,16 +58,18 @@ class HttpAdapter:
         await response(scope, receive, send)
 
     async def __call__(self, request: Request) -> Response:
+        response = await self._respond(request)
+        if request.method == "HEAD":  # GET's status and headers, never a body
+            return Response(None, response.status_code, headers={**response.headers, "content-length": "0"})
+        return response
+
+    async def _respond(self, request: Request) -> Response:
         try:
             segments = [s for s in request.url.path.split("/") if s]
-            method = "GET" if request.method == "HEAD" else request.method  # HEAD: GET without the body
+            method = "GET" if request.method == "HEAD" else request.method
             handler = self.interactions.route(method, segments)
             req = await self._fhir_request(request, method, segments)
-            response = await handler(self.interactions, req, None)
-            rendered = self._render(req, response)
-            if request.method == "HEAD":
-                return Response(None, rendered.status_code, headers={**rendered.headers, "content-length": "0"})
-            return rendered
+            return self._render(req, await handler(self.interactions, req, None))
         except FhirError as exc:
             return error_response(exc.status, exc.issues)
         except Exception:  # noqa: BLE001 - the last line of defence: log, never leak

@@ -79,7 +79,8 @@ def test_head_is_get_without_body(client):
     pid = client.post("/Patient", json=patient()).json()["id"]
     r = client.head(f"/Patient/{pid}")
     assert r.status_code == 200 and r.content == b"" and r.headers["etag"] == 'W/"1"'
-    assert client.head("/Patient/missing").status_code == 404
+    missing = client.head("/Patient/missing")
+    assert missing.status_code == 404 and missing.content == b""
 
 
 def test_body_size_limit_is_413(tmp_path):
