@@ -16,6 +16,7 @@ from fhir_server.api.capability import CapabilityStatementBuilder
 from fhir_server.api.health import healthz, readiness
 from fhir_server.api.http import HttpAdapter
 from fhir_server.api.interactions import Interactions
+from fhir_server.api.metrics import Metrics, MetricsMiddleware
 from fhir_server.api.mr.register import register_mr
 from fhir_server.api.mr.status_keeper import keep_statuses
 from fhir_server.api.operations import OperationRegistry
@@ -121,10 +122,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reindexer = reindexer
     app.state.terminology = terminology
     app.state.validator = validator
+    metrics = Metrics(frozenset(SUPPORTED_TYPES))
+    app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readiness(store), methods=["GET"], include_in_schema=False)
     # every other path is FHIR: a plain ASGI mount, without FastAPI's per-route machinery
     app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes).asgi)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app

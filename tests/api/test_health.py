@@ -35,3 +35,12 @@ def test_request_id_is_accepted_and_echoed(tmp_path):
 def test_version():
     out = subprocess.run([sys.executable, "-m", "fhir_server", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("fhir-server 0.1.0") and "4.0.1" in out.stdout
+
+
+def test_prometheus_metrics(client):
+    client.get("/Patient")
+    client.get("/Patient/missing")
+    text = client.get("/metrics").text
+    assert 'fhir_requests_total{method="GET",resource_type="Patient",status="200"}' in text
+    assert 'fhir_requests_total{method="GET",resource_type="Patient",status="404"}' in text
+    assert "fhir_request_seconds_bucket" in text and "fhir_server_errors_total" in text
