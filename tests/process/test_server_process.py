@@ -441,3 +441,25 @@ def test_demo_restart_does_not_resurrect_deleted_demo_resources(server_factory, 
         assert history_total(c) == total_before
         r = c.get("/Practitioner/lu-practitioner-claude-weber")
         assert r.status_code == 200 and r.json()["meta"]["versionId"] == "1"
+
+
+def test_conditional_creates_racing_across_two_processes_create_one(server_factory, data_dir: Path):
+    """Two server processes on one SQLite file; 40 conditional creates with the same criteria,
+    sent to both at once: exactly one resource is created, the others find it (issue 11.2)."""
+    first = server_factory(data_dir)
+    second = server_factory(data_dir)
+    tag = uuid.uuid4().hex[:8]
+    body = patient("Race", identifier=[{"system": "urn:test:race", "value": tag}])
+    headers = {**JSON_HEADERS, "If-None-Exist": f"identifier=urn:test:race|{tag}"}
+
+    async def race() -> list[httpx.Response]:
+        async with first.async_client() as a, second.async_client() as b:
+            calls = [(a if i % 2 else b).post("/Patient", json=body, headers=headers) for i in range(40)]
+            return await asyncio.gather(*calls)
+
+    responses = asyncio.run(race())
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1 and statuses.count(200) == 39, statuses
+    assert len({r.json()["id"] for r in responses}) == 1
+    with first.client() as c:
+        assert search_total(c, f"/Patient?identifier=urn:test:race|{tag}") == 1
