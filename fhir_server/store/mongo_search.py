@@ -27,6 +27,7 @@ from fhir_server.fhir.search.query import (
     TokenValue,
     UriValue,
 )
+from fhir_server.fhir.search.ranges import mergeable_date, prefix_bounds
 from fhir_server.store.mongo_schema import ARRAY_FOR_KIND, field_name
 
 _MAX_CHAR = "\U0010ffff"
@@ -41,26 +42,20 @@ RefLookup = Callable[[str, Filter, str, str], Awaitable[list[str]]]
 """(source type, filter, param, target type) → target ids the matching sources reference."""
 
 
+_MONGO = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_NEGATED = {"<": "$gte", "<=": "$gt", ">": "$lte", ">=": "$lt"}
+
+
 def range_filter(value: RangeValue | QuantityValue, low: str = "lo", high: str = "hi") -> Filter:
-    """R4 prefix semantics: the resource's range [low, high] against the value's range."""
-    p, sl, sh = value.prefix, value.low, value.high
-    if p == "eq":
-        return {low: {"$gte": sl, "$lte": sh}, high: {"$lte": sh}}
-    if p == "ne":
-        return {"$or": [{low: {"$lt": sl}}, {high: {"$gt": sh}}]}
-    if p == "gt":
-        return {high: {"$gt": sh}}
-    if p == "lt":
-        return {low: {"$lt": sl}}
-    if p == "ge":
-        return {high: {"$gte": sl}}
-    if p == "le":
-        return {low: {"$lte": sh}}
-    if p == "sa":
-        return {low: {"$gt": sh}}
-    if p == "eb":
-        return {high: {"$lt": sl}}
-    return {low: {"$lte": sh}, high: {"$gte": sl}}  # ap: overlap with the widened range
+    """R4 prefix semantics on the fields holding the resource's range (they may be one field)."""
+    fields = {"low": low, "high": high}
+    bounds = prefix_bounds(value)
+    if value.prefix == "ne":
+        return {"$or": [{fields[side]: {_NEGATED[op]: bound}} for side, op, bound in bounds]}
+    out: Filter = {}
+    for side, op, bound in bounds:
+        out.setdefault(fields[side], {})[_MONGO[op]] = bound
+    return out
 
 
 def _token(value: TokenValue | CodeSetValue, modifier: str | None) -> Filter:
@@ -187,16 +182,6 @@ def _any(filters: list[Filter]) -> Filter:
     return filters[0] if len(filters) == 1 else {"$or": filters}
 
 
-def _mergeable_date(criterion: Criterion) -> bool:
-    return (
-        isinstance(criterion, Clause)
-        and criterion.kind == "date"
-        and criterion.missing is None
-        and len(criterion.values) == 1
-        and criterion.values[0].prefix != "ne"  # type: ignore[union-attr]
-    )
-
-
 class MongoTranslator:
     """Builds the filter of a search; chain steps query the store through the lookups."""
 
@@ -210,7 +195,7 @@ class MongoTranslator:
         filters: list[Filter] = []
         ranges: dict[str, list[RangeValue]] = {}
         for criterion in criteria:
-            if _mergeable_date(criterion):
+            if mergeable_date(criterion):
                 ranges.setdefault(criterion.param, []).append(criterion.values[0])  # type: ignore[union-attr,arg-type]
             else:
                 filters.append(await self.criterion(criterion, resource_type))

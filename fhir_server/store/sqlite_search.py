@@ -28,6 +28,7 @@ from fhir_server.fhir.search.query import (
     TokenValue,
     UriValue,
 )
+from fhir_server.fhir.search.ranges import mergeable_date, prefix_bounds, range_limits
 from fhir_server.store.sqlite_schema import SPAN_CLASS, SPAN_CLASS_LIMITS
 
 TABLE_FOR_KIND = {
@@ -65,25 +66,12 @@ def sql_literal(text: str) -> str:
 
 
 def range_condition(value: RangeValue | QuantityValue, low: str, high: str) -> SQL:
-    """R4 prefix semantics: the resource's range [low, high] against the value's range."""
-    p, sl, sh = value.prefix, value.low, value.high
-    if p == "eq":  # "low <= sh" follows from the rest; it bounds an index range scan on low
-        return f"{low} >= ? AND {low} <= ? AND {high} <= ?", [sl, sh, sh]
-    if p == "ne":
-        return f"NOT ({low} >= ? AND {high} <= ?)", [sl, sh]
-    if p == "gt":
-        return f"{high} > ?", [sh]
-    if p == "lt":
-        return f"{low} < ?", [sl]
-    if p == "ge":
-        return f"{high} >= ?", [sl]
-    if p == "le":
-        return f"{low} <= ?", [sh]
-    if p == "sa":
-        return f"{low} > ?", [sh]
-    if p == "eb":
-        return f"{high} < ?", [sl]
-    return f"{low} <= ? AND {high} >= ?", [sh, sl]  # ap: overlap with the widened range
+    """R4 prefix semantics on the columns holding the resource's range."""
+    columns = {"low": low, "high": high}
+    bounds = prefix_bounds(value)
+    cond = " AND ".join(f"{columns[side]} {op} ?" for side, op, _ in bounds)
+    args = [bound for _, _, bound in bounds]
+    return (f"NOT ({cond})", args) if value.prefix == "ne" else (cond, args)
 
 
 def _token(value: TokenValue | CodeSetValue, modifier: str | None) -> SQL:
@@ -172,12 +160,7 @@ def _date_range(values: list[RangeValue], resource_type: str, param: str, alias:
     parts = [range_condition(v, "low", "high") for v in values]
     cond = " AND ".join(f"({c})" for c, _ in parts)
     args = [a for _, part_args in parts for a in part_args]
-    lower = max(
-        (v.low if v.prefix in ("ge", "eq", "ap") else v.high for v in values if v.prefix in _HIGH_BOUNDS), default=None
-    )
-    upper = min(
-        (v.high if v.prefix in ("le", "eq", "ap") else v.low for v in values if v.prefix in _LOW_BOUNDS), default=None
-    )
+    lower, upper = range_limits(values)
     base = "SELECT rid FROM idx_date WHERE type = ? AND param = ?"
     if lower is None or upper is None:
         return _rid_in(alias, f"{base} AND {cond}", [resource_type, param, *args])
@@ -187,20 +170,6 @@ def _date_range(values: list[RangeValue], resource_type: str, param: str, alias:
         selects.append(f"{base} AND {SPAN_CLASS} = {span_class} AND low <= ?{bound} AND {cond}")
         select_args += [resource_type, param, upper, *args]
     return _rid_in(alias, " UNION ALL ".join(selects), select_args)
-
-
-_HIGH_BOUNDS = frozenset({"ge", "gt", "eq", "ap"})  # prefixes that imply high >= some value
-_LOW_BOUNDS = frozenset({"le", "lt", "eq", "ap"})  # prefixes that imply low <= some value
-
-
-def _mergeable_date(criterion: Criterion) -> bool:
-    return (
-        isinstance(criterion, Clause)
-        and criterion.kind == "date"
-        and criterion.missing is None
-        and len(criterion.values) == 1
-        and criterion.values[0].prefix != "ne"  # type: ignore[union-attr]
-    )
 
 
 def driving_criterion(criterion: Criterion) -> bool:
@@ -227,7 +196,7 @@ class SqlTranslator:
         conditions: list[Condition] = []
         ranges: dict[str, list[Clause]] = {}
         for criterion in criteria:
-            if _mergeable_date(criterion):
+            if mergeable_date(criterion):
                 ranges.setdefault(criterion.param, []).append(criterion)  # type: ignore[union-attr]
             else:
                 conditions.append(self.criterion(criterion, resource_type, alias))

@@ -217,3 +217,13 @@ def test_self_link_reflects_applied_parameters(people):
     bundle = people.get("/Patient?gender=female&_count=5&bogus=1").json()
     self_link = next(link["url"] for link in bundle["link"] if link["relation"] == "self")
     assert self_link == "http://testserver/Patient?gender=female&_count=5"
+
+
+def test_last_updated_equality_is_bounded_on_both_sides(client):
+    """eq on one stored instant needs both bounds on the same field (a MongoDB filter once kept one)."""
+    stamp = client.post("/Patient", json=patient()).json()["meta"]["lastUpdated"]
+    second = stamp[:19] + "Z"  # the second it was written in (UTC): a range containing it
+    assert client.get(f"/Patient?_lastUpdated={second}").json()["total"] == 1
+    later = f"{int(second[:4]) + 1}{second[4:]}"
+    assert client.get(f"/Patient?_lastUpdated={later}").json()["total"] == 0
+    assert client.get(f"/Patient?_lastUpdated=ne{second}").json()["total"] == 0
