@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from fhir_server import FHIR_VERSION, __version__
 from fhir_server.config import Settings
 from fhir_server.log_format import configure_logging
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -17,9 +21,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     settings = Settings(**overrides)
+    configure_logging()
+    if not settings.auth:
+        if settings.host not in _LOOPBACK:
+            settings = settings.model_copy(update={"host": "127.0.0.1"})
+        logging.getLogger("fhir_server").warning(
+            "Authentication is OFF: anyone who can reach %s:%s reads and writes everything. "
+            "For local development only.",
+            settings.host,
+            settings.port,
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    configure_logging()
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None)
     return 0
 
@@ -89,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--store",
         help="mongodb://… URL of a MongoDB replica set or sharded cluster, or a SQLite file "
         "(FHIR_SERVER_STORE, default: the SQLite file in the data dir)",
+    )
+    serve.add_argument(
+        "--no-auth",
+        dest="auth",
+        action="store_false",
+        default=None,
+        help="no access control, for local development only: binds to 127.0.0.1 and warns (FHIR_SERVER_AUTH=false)",
     )
     serve.set_defaults(handler=_serve)
     validate = commands.add_parser("validate", help="validate resources (JSON files) against their profiles")

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     terminology_dir: Path = REPOSITORY_ROOT / "terminology"
     """Code systems, value sets and concept maps (the repo's terminology/)."""
 
+    auth: bool = True
+    """Require SMART on FHIR bearer tokens. Off (``--no-auth``) only for local development:
+    the server then binds to localhost whatever ``host`` says, and warns."""
+    auth_issuer: str | None = None
+    """Issuer of the access tokens; default the built-in authorization server at <base>/auth."""
+    auth_jwks_file: Path | None = None
+    """JSON Web Key Set of an external issuer (with ``auth_issuer``); default the built-in keys."""
+    auth_audience: str | None = None
+    """The ``aud`` tokens must carry; default the public base URL."""
+    auth_cns_clients: list[str] = ["cns"]
+    """Client ids of the CNS (national health insurer): they act on declarations and claims only."""
+    auth_token_lifetime: int = 3600
+    """Seconds an access token minted by the built-in authorization server stays valid."""
+
     def mr_rules(self) -> MrRuleSettings:
         if self.mr_rules_file is None:
             return MrRuleSettings()
@@ -60,3 +74,14 @@ class Settings(BaseSettings):
 
     def public_base(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def auth_dir(self) -> Path:
+        """Keys, clients and users of the built-in authorization server."""
+        return self.data_dir / "auth"
+
+    def token_issuer(self) -> str:
+        return (self.auth_issuer or f"{self.public_base()}/auth").rstrip("/")
+
+    def token_audience(self) -> str:
+        return self.auth_audience or self.public_base()
