@@ -36,6 +36,13 @@ from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search.parser import SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
+from fhir_server.security.audit import AuditTrail
+from fhir_server.security.auth_routes import auth_routes
+from fhir_server.security.compartment import CompartmentReader
+from fhir_server.security.gate import AccessGate
+from fhir_server.security.relationships import CareRelations
+from fhir_server.security.tokens import TokenVerifier
+from fhir_server.security.write_guard import AccessWriteGuard
 from fhir_server.store.factory import open_store
 from fhir_server.terminology import TerminologyService
 from fhir_server.terminology.publish import publish
@@ -51,6 +58,19 @@ def supported_profiles(validator: ProfileValidator, types: tuple[str, ...]) -> d
         if sd is not None and sd.get("kind") == "resource" and sd["type"] in types:
             out.setdefault(sd["type"], []).append(url)
     return out
+
+
+def access_gate(
+    settings: Settings, repository: Repository, registry: SearchParameterRegistry, tz: ZoneInfo
+) -> AccessGate:
+    """Tokens, the care relations and consents they are checked against, and the audit trail."""
+    return AccessGate(
+        TokenVerifier.from_settings(settings),
+        CareRelations(repository, tz),
+        CompartmentReader(registry),
+        frozenset(settings.auth_cns_clients),
+        AuditTrail(repository, settings.public_base()),
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -88,6 +108,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     processor = BundleProcessor(repository, interactions.handle, base_url, settings.max_bundle_entries)
     interactions.bundle_handler = processor
+    gate = access_gate(settings, repository, registry, tz) if settings.auth else None
+    if gate is not None:
+        repository.guards.insert(0, AccessWriteGuard())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,8 +127,12 @@ def create_app(settings: Settings) -> FastAPI:
             loaded = await load_demo(processor)
             log.info("demo data: %s", f"{loaded} resources loaded" if loaded else "already present")
         status_keeper = asyncio.get_running_loop().create_task(keep_statuses(mr_facts))
+        if gate is not None:
+            await gate.trail.start()
         yield
         status_keeper.cancel()
+        if gate is not None:
+            await gate.trail.close()
         await reindexer.cancel()
         await store.close()
 
@@ -127,7 +154,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readiness(store), methods=["GET"], include_in_schema=False)
     # every other path is FHIR: a plain ASGI mount, without FastAPI's per-route machinery
-    app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes).asgi)
+    app.state.access_gate = gate
+    for route in auth_routes(settings) if settings.auth else []:
+        app.router.routes.append(route)
+    app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes, gate).asgi)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)

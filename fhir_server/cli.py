@@ -1,4 +1,5 @@
-"""Command line: `fhir-server serve`, `fhir-server validate`, `fhir-server copy-store`, `fhir-server load`."""
+"""Command line: `fhir-server serve`, `fhir-server validate`, `fhir-server copy-store`, `fhir-server load`,
+`fhir-server token`, `fhir-server user add`."""
 
 from __future__ import annotations
 
@@ -88,6 +89,20 @@ def _load(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _token(args: argparse.Namespace) -> int:
+    """Exit 0 with the token on stdout; 2 on a bad combination of options."""
+    from fhir_server.security.commands import token_command
+
+    return token_command(args)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    """Exit 0 when added; 1 when refused (taken username, bad fhirUser, no password)."""
+    from fhir_server.security.commands import user_add_command
+
+    return user_add_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (FHIR {FHIR_VERSION})")
@@ -135,6 +150,40 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--limit", type=int, help="stop after this many resources (exit 3, resumable; for tests)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(handler=_load)
+    token = commands.add_parser(
+        "token", help="print an access token signed with the built-in authorization server's key (data dir)"
+    )
+    token.add_argument("--patient", metavar="ID", help="a patient's token: patient/*.cruds launch/patient")
+    token.add_argument("--practitioner", metavar="ID", help="a practitioner's token: user/*.cruds")
+    token.add_argument(
+        "--related-person",
+        dest="related_person",
+        metavar="ID",
+        help="a representative's token for the patient they represent (users file, or --patient)",
+    )
+    token.add_argument("--system", metavar="NAME", help="a system client's token (client_id NAME): system/*.cruds")
+    token.add_argument("--scope", help="space-separated scopes instead of the defaults above")
+    token.add_argument("--lifetime", type=int, metavar="S", help="seconds (FHIR_SERVER_AUTH_TOKEN_LIFETIME)")
+    token.add_argument("--data-dir", dest="data_dir", help="folder holding auth/ (FHIR_SERVER_DATA_DIR)")
+    token.add_argument("--base-url", dest="base_url", help="public base URL: issuer <URL>/auth, audience <URL>")
+    token.set_defaults(handler=_token)
+    user = commands.add_parser("user", help="users of the built-in authorization server's login page")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    user_add = user_commands.add_parser("add", help="register a user (the password is read from standard input)")
+    user_add.add_argument("username")
+    user_add.add_argument(
+        "--fhir-user", dest="fhir_user", required=True, help="Patient/<id>, Practitioner/<id> or RelatedPerson/<id>"
+    )
+    user_add.add_argument("--patient", metavar="ID", help="the patient a RelatedPerson represents")
+    user_add.add_argument(
+        "--password-stdin",
+        dest="password_stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of standard input (the only way to give it)",
+    )
+    user_add.add_argument("--data-dir", dest="data_dir", help="folder holding auth/ (FHIR_SERVER_DATA_DIR)")
+    user_add.set_defaults(handler=_user_add)
     return parser
 
 

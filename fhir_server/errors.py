@@ -27,6 +27,7 @@ class Issue:
 class FhirError(Exception):
     status = 500
     issue_code = "exception"
+    headers: dict[str, str] = {}  # noqa: RUF012 - extra response headers (e.g. WWW-Authenticate), set per instance
 
     def __init__(self, diagnostics: str, *, issues: list[Issue] | None = None, expression: str | None = None):
         super().__init__(diagnostics)

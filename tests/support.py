@@ -31,8 +31,10 @@ def r4_examples_dir() -> Path:
 
 def make_client(data_dir: Path, **settings: object) -> TestClient:
     """The app on the SQLite store in ``data_dir``, or on ``store="mongodb://…/<database>"``
-    (the ``store_settings`` fixture gives the backend under test)."""
-    app = create_app(Settings(**{"data_dir": data_dir, "base_url": BASE, "log_requests": False, **settings}))
+    (the ``store_settings`` fixture gives the backend under test). Authentication is off
+    unless ``auth=True``: the functional suites test FHIR, tests/security tests access."""
+    defaults = {"data_dir": data_dir, "base_url": BASE, "log_requests": False, "auth": False}
+    app = create_app(Settings(**{**defaults, **settings}))
     return TestClient(app, base_url=BASE)
 
 

@@ -16,11 +16,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.api.interactions import Interactions
+from fhir_server.api.interactions import Interactions, interaction_code
 from fhir_server.api.messages import FhirRequest, FhirResponse
 from fhir_server.api.negotiation import FHIR_JSON, check_acceptable, parse_body
 from fhir_server.api.subsetting import check_summary, subset
 from fhir_server.errors import FhirError, Issue, PayloadTooLarge, operation_outcome
+from fhir_server.security.context import AccessContext
+from fhir_server.security.gate import AccessGate, enter, leave
 
 log = logging.getLogger("fhir_server")
 CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
@@ -42,15 +44,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def error_response(status: int, issues: list[Issue]) -> Response:
-    return Response(orjson.dumps(operation_outcome(issues)), status, media_type=CONTENT_TYPE)
+def error_response(status: int, issues: list[Issue], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(operation_outcome(issues)), status, headers=headers, media_type=CONTENT_TYPE)
 
 
 class HttpAdapter:
-    def __init__(self, interactions: Interactions, base_url: str, max_body_bytes: int):
+    def __init__(self, interactions: Interactions, base_url: str, max_body_bytes: int, gate: AccessGate | None = None):
         self.interactions = interactions
         self.base_url = base_url
         self.max_body_bytes = max_body_bytes
+        self.gate = gate  # None: authentication off (local development)
 
     async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The adapter as an ASGI app (mounted at the root of the FastAPI app)."""
@@ -64,14 +67,35 @@ class HttpAdapter:
         return response
 
     async def _respond(self, request: Request) -> Response:
+        segments = [s for s in request.url.path.split("/") if s]
+        method = "GET" if request.method == "HEAD" else request.method
+        if self.gate is None or segments == ["metadata"]:
+            return await self._dispatch(request, method, segments)
+        context: AccessContext | None = None
+        token = None
         try:
-            segments = [s for s in request.url.path.split("/") if s]
-            method = "GET" if request.method == "HEAD" else request.method
+            context = self.gate.open(request.headers)
+            token = enter(context)
+            response = await self._dispatch(request, method, segments)
+        except FhirError as exc:  # 401, or a malformed break-the-glass request
+            response = error_response(exc.status, exc.issues, exc.headers)
+        finally:
+            if token is not None:
+                leave(token)
+        client = request.client.host if request.client else None
+        interaction = interaction_code(method, segments)
+        await self.gate.audit(
+            context, interaction, response.status_code, segments, request.url.query, request.headers, client
+        )
+        return response
+
+    async def _dispatch(self, request: Request, method: str, segments: list[str]) -> Response:
+        try:
             handler = self.interactions.route(method, segments)
             req = await self._fhir_request(request, method, segments)
             return self._render(req, await handler(self.interactions, req, None))
         except FhirError as exc:
-            return error_response(exc.status, exc.issues)
+            return error_response(exc.status, exc.issues, exc.headers)
         except Exception:  # noqa: BLE001 - the last line of defence: log, never leak
             log.exception("Unhandled error on %s %s", request.method, request.url.path)
             return error_response(500, [Issue("exception", "Internal server error; the details are in the server log")])

@@ -20,11 +20,12 @@ from fhir_server.api import bundle_builders
 from fhir_server.api.messages import FhirRequest, FhirResponse
 from fhir_server.api.operations import OperationCall, OperationRegistry, call_parameters
 from fhir_server.api.subsetting import check_summary
-from fhir_server.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
+from fhir_server.errors import BadRequest, Forbidden, Gone, MethodNotAllowed, NotFound, UnsupportedMediaType
 from fhir_server.fhir.dates import parse_date_range
 from fhir_server.fhir.repository import Repository, WriteResult, parse_etag
 from fhir_server.fhir.search.query import HistoryQuery
-from fhir_server.store.base import StoreTransaction
+from fhir_server.security.gate import current_access
+from fhir_server.store.base import StoredVersion, StoreReader, StoreTransaction
 
 Handler = Callable[["Interactions", FhirRequest, StoreTransaction | None], Awaitable[FhirResponse]]
 
@@ -89,10 +90,46 @@ class Interactions:
             raise MethodNotAllowed(f"${name} takes {'POST' if operation.affects_state else 'GET or POST'}")
 
         async def run(self: Interactions, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+            await self._check_operation(name, operation.affects_state, resource_type, resource_id, tx)
             call = OperationCall(req, resource_type, resource_id, call_parameters(req), tx)
             return await operation.handler(call)
 
         return run
+
+    async def _check_operation(
+        self, name: str, affects_state: bool, resource_type: str | None, resource_id: str | None, tx: Any
+    ) -> None:
+        """The caller's role must allow the operation, their scopes the type, and they must see the instance."""
+        access = current_access()
+        access.require_operation(name)
+        actor = access.actor
+        if actor is None or resource_type is None:
+            return
+        letter = ("u" if resource_id else "c") if affects_state else ("r" if resource_id else "s")
+        if not actor.may(resource_type, letter):
+            access.denied = True
+            raise Forbidden(f"The access token's scopes do not allow ${name} on {resource_type} ('{letter}')")
+        if resource_id is not None:
+            if (
+                resource_type == "Practitioner"
+                and actor.kind == "practitioner"
+                and actor.who != f"Practitioner/{resource_id}"
+            ):
+                access.denied = True
+                raise Forbidden(f"${name} on another practitioner is not available to you")
+            await self._visible(resource_type, resource_id, tx)
+
+    async def _visible(self, resource_type: str, resource_id: str, reader: StoreReader | None) -> StoredVersion:
+        """The current version if the caller may see it; hidden answers like missing (404)."""
+        access = current_access()
+        try:
+            version = await self.repository.read(resource_type, resource_id, reader)
+        except Gone:
+            if access.actor is not None and access.actor.kind not in ("system", "cns"):
+                raise NotFound(f"{resource_type}/{resource_id} is not known") from None
+            raise
+        await access.check_visible(reader or self.repository.store, version)
+        return version
 
     async def handle(self, req: FhirRequest, tx: StoreTransaction | None = None) -> FhirResponse:
         return await self.route(req.method, req.segments)(self, req, tx)
@@ -119,7 +156,8 @@ class Interactions:
 
     async def read(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid = req.segments
-        version = await self.repository.read(rtype, rid, tx)
+        current_access().require_scope("read", rtype)
+        version = await self._visible(rtype, rid, tx)
         if_none_match = req.headers.get("if-none-match")
         if if_none_match and if_none_match.strip() != "*" and parse_etag(if_none_match) == version.version_id:
             return FhirResponse(304, version=version)
@@ -135,12 +173,26 @@ class Interactions:
 
     async def vread(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid, _, vid = req.segments
+        access = current_access()
+        access.require_scope("vread", rtype)
+        if access.actor is not None:
+            await self._visible(rtype, rid, tx)
         version = await self.repository.vread(rtype, rid, vid, tx)
         return FhirResponse(200, version.body, version)
 
     async def search(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         check_summary(req.param("_summary"))
-        parsed, page, included = await self.repository.search(req.segments[0], req.params, strict=req.strict, reader=tx)
+        access = current_access()
+        access.require_scope("search-type", req.segments[0])
+        visibility = await access.visibility()
+        parsed, page, included = await self.repository.search(
+            req.segments[0],
+            req.params,
+            strict=req.strict,
+            reader=tx,
+            restriction=None if visibility.unrestricted else visibility,
+        )
+        access.seen(page.items + included)
         pretty = req.param("_pretty") == "true"
         bundle = bundle_builders.searchset(self.base_url, parsed, page, included, time.time_ns() // 1000, pretty)
         return FhirResponse(200, bundle)
@@ -149,6 +201,17 @@ class Interactions:
         segs = req.segments
         rtype = segs[0] if segs and segs[0] != "_history" else None
         rid = segs[1] if len(segs) == 3 else None
+        access = current_access()
+        if rtype is None or rid is None:
+            if access.actor is not None and access.actor.kind != "system":
+                access.denied = True
+                raise Forbidden("Type and system history are available to system clients only; read a resource's own")
+            if rtype is not None:
+                access.require_scope("history-type", rtype)
+        else:
+            access.require_scope("history-instance", rtype)
+            if access.actor is not None:
+                await self._visible(rtype, rid, tx)
         since_raw = req.param("_since")
         since_us = None
         if since_raw is not None:
@@ -172,6 +235,10 @@ class Interactions:
         return FhirResponse(200, bundle)
 
     async def create(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        access = current_access()
+        access.require_scope("create", req.segments[0])
+        if req.headers.get("if-none-exist"):
+            access.require_unconditional("create")
         result = await self.repository.create(
             req.segments[0],
             req.body,
@@ -183,10 +250,12 @@ class Interactions:
 
     async def update(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid = req.segments
+        await self._may_change("update", rtype, rid, tx)
         result = await self.repository.update(rtype, rid, req.body, if_match=req.headers.get("if-match"), tx=tx)
         return _written(result)
 
     async def conditional_update(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        self._may_change_conditionally("update", req.segments[0])
         result = await self.repository.conditional_update(
             req.segments[0], self._criteria(req), req.body, if_match=req.headers.get("if-match"), tx=tx
         )
@@ -194,10 +263,12 @@ class Interactions:
 
     async def patch(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid = req.segments
+        await self._may_change("patch", rtype, rid, tx)
         result = await self.repository.patch(rtype, rid, _patch_body(req), if_match=req.headers.get("if-match"), tx=tx)
         return _written(result)
 
     async def conditional_patch(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        self._may_change_conditionally("patch", req.segments[0])
         result = await self.repository.conditional_patch(
             req.segments[0], self._criteria(req), _patch_body(req), if_match=req.headers.get("if-match"), tx=tx
         )
@@ -205,9 +276,11 @@ class Interactions:
 
     async def delete(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
         rtype, rid = req.segments
+        await self._may_change("delete", rtype, rid, tx)
         return _written(await self.repository.delete(rtype, rid, tx=tx))
 
     async def conditional_delete(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
+        self._may_change_conditionally("delete", req.segments[0])
         return _written(await self.repository.conditional_delete(req.segments[0], self._criteria(req), tx=tx))
 
     async def bundle(self, req: FhirRequest, tx: StoreTransaction | None) -> FhirResponse:
@@ -215,12 +288,55 @@ class Interactions:
             raise BadRequest("A batch or transaction cannot be nested inside another")
         return await self.bundle_handler(req)
 
+    async def _may_change(self, interaction: str, rtype: str, rid: str, tx: StoreReader | None) -> None:
+        """Scope and role, and the current version (if any) must be visible; the new content is
+        checked by the repository's write guard (security.write_guard)."""
+        access = current_access()
+        access.require_scope(interaction, rtype)
+        if access.actor is not None:
+            current = await (tx or self.repository.store).read(rtype, rid)
+            if current is not None and not current.deleted:
+                await access.check_visible(tx or self.repository.store, current)
+
+    @staticmethod
+    def _may_change_conditionally(interaction: str, rtype: str) -> None:
+        access = current_access()
+        access.require_scope(interaction, rtype)
+        access.require_unconditional(interaction)
+
     @staticmethod
     def _criteria(req: FhirRequest) -> str:
         criteria = [(k, v) for k, v in req.params if not k.startswith("_format") and k != "_pretty"]
         if not criteria:
             raise BadRequest(f"{req.method} on a type needs search criteria (a conditional {req.method.lower()})")
         return urlencode(criteria)
+
+
+_RESTFUL_INTERACTION = {
+    ("system", "POST"): "transaction",
+    ("metadata", "GET"): "capabilities",
+    ("system-history", "GET"): "history-system",
+    ("type", "GET"): "search-type",
+    ("type", "POST"): "create",
+    ("type", "PUT"): "update",
+    ("type", "PATCH"): "patch",
+    ("type", "DELETE"): "delete",
+    ("type-search", "POST"): "search-type",
+    ("type-history", "GET"): "history-type",
+    ("instance", "GET"): "read",
+    ("instance", "PUT"): "update",
+    ("instance", "PATCH"): "patch",
+    ("instance", "DELETE"): "delete",
+    ("instance-history", "GET"): "history-instance",
+    ("version", "GET"): "vread",
+}
+
+
+def interaction_code(method: str, segments: list[str]) -> str:
+    """The http://hl7.org/fhir/restful-interaction code of a request, for the audit trail."""
+    if segments and segments[-1].startswith("$"):
+        return "operation"
+    return _RESTFUL_INTERACTION.get((Interactions._shape(segments), method), "operation")
 
 
 _I = Interactions

@@ -22,6 +22,7 @@ import orjson
 from fhir_server.errors import BadRequest, Conflict, Gone, Issue, NotFound, PreconditionFailed, Unprocessable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.indexing import IndexExtractor
+from fhir_server.fhir.search.restriction import SearchRestriction, restrict_query
 from fhir_server.fhir.search.includes import resolve_includes
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
 from fhir_server.fhir.search.query import HistoryQuery
@@ -151,14 +152,17 @@ class Repository:
         *,
         strict: bool = False,
         reader: StoreReader | None = None,
+        restriction: SearchRestriction | None = None,
     ) -> tuple[ParsedSearch, Page, list[StoredVersion]]:
-        """Matches of one page, and the resources its _include/_revinclude bring along."""
+        """Matches of one page, and the resources its _include/_revinclude bring along; with a
+        restriction, only what it lets through (before paging and counting)."""
         parsed = self.parser.parse(resource_type, params, strict=strict)
         source = reader or self.store
-        page = await source.search(parsed.query)
+        query = parsed.query if restriction is None else await restrict_query(parsed.query, restriction)
+        page = await source.search(query)
         included: list[StoredVersion] = []
         if parsed.query.includes:
-            included, truncated = await resolve_includes(source, parsed.query.includes, page.items)
+            included, truncated = await resolve_includes(source, parsed.query.includes, page.items, restriction)
             if truncated:
                 parsed.issues.append(
                     Issue(

@@ -14,10 +14,14 @@ from typing import Any
 
 from fhir_server.errors import Unprocessable
 from fhir_server.fhir.search.query import (
+    AllOf,
+    AnyOf,
     Chain,
     Clause,
     CodeSetValue,
     Criterion,
+    InCompartment,
+    Not,
     QuantityValue,
     RangeValue,
     ReferenceValue,
@@ -208,6 +212,17 @@ class MongoTranslator:
             return await self._chain(criterion)
         if isinstance(criterion, ReverseChain):
             return await self._reverse_chain(criterion, resource_type)
+        if isinstance(criterion, InCompartment):
+            array = f"idx.{ARRAY_FOR_KIND['reference']}"
+            target = {"p": {"$in": list(criterion.params)}, "tt": criterion.compartment_type}
+            return {array: {"$elemMatch": {**target, "ti": {"$in": list(criterion.ids)}}}}
+        if isinstance(criterion, AllOf):
+            return await self.criteria(criterion.criteria, resource_type)
+        if isinstance(criterion, AnyOf):
+            filters = [await self.criterion(c, resource_type) for c in criterion.criteria]
+            return {"$or": filters} if filters else {"id": {"$in": []}}
+        if isinstance(criterion, Not):
+            return {"$nor": [await self.criterion(criterion.criterion, resource_type)]}
         return self._clause(criterion)
 
     def _clause(self, clause: Clause) -> Filter:

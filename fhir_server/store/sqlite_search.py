@@ -15,10 +15,14 @@ from typing import Any
 import orjson
 
 from fhir_server.fhir.search.query import (
+    AllOf,
+    AnyOf,
     Chain,
     Clause,
     CodeSetValue,
     Criterion,
+    InCompartment,
+    Not,
     QuantityValue,
     RangeValue,
     ReferenceValue,
@@ -174,8 +178,10 @@ def _date_range(values: list[RangeValue], resource_type: str, param: str, alias:
 
 def driving_criterion(criterion: Criterion) -> bool:
     """True when the criterion's condition is ``alias.rid IN (…)``: a good place to start."""
-    if isinstance(criterion, Chain):
+    if isinstance(criterion, (Chain, InCompartment)):
         return True
+    if isinstance(criterion, AllOf):
+        return any(driving_criterion(c) for c in criterion.criteria)
     if isinstance(criterion, Clause):
         negated = criterion.modifier in ("not", "not-in") or criterion.missing is True
         return criterion.kind not in ("id", "lastUpdated") and not negated
@@ -210,6 +216,17 @@ class SqlTranslator:
             return self._chain(criterion, resource_type, alias)
         if isinstance(criterion, ReverseChain):
             return self._reverse_chain(criterion, resource_type, alias)
+        if isinstance(criterion, InCompartment):
+            return _in_compartment(criterion, resource_type, alias)
+        if isinstance(criterion, AllOf | AnyOf):
+            parts = [self.criterion(c, resource_type, alias) for c in criterion.criteria]
+            if not parts:
+                return Condition("1" if isinstance(criterion, AllOf) else "0", [])
+            joiner = " AND " if isinstance(criterion, AllOf) else " OR "
+            return Condition("(" + joiner.join(p.sql for p in parts) + ")", [a for p in parts for a in p.args])
+        if isinstance(criterion, Not):
+            inner = self.criterion(criterion.criterion, resource_type, alias)
+            return Condition(f"NOT ({inner.sql})", inner.args)
         return self._clause(criterion, resource_type, alias)
 
     def _clause(self, clause: Clause, resource_type: str, alias: str) -> Condition:
@@ -262,6 +279,16 @@ class SqlTranslator:
             f"WHERE {_type_condition(s, chain.inner)} AND {s}.body IS NOT NULL AND {inner_sql}))",
             [chain.param, resource_type, chain.source_type, *inner_args],
         )
+
+
+def _in_compartment(criterion: InCompartment, resource_type: str, alias: str) -> Condition:
+    params = ", ".join("?" for _ in criterion.params)
+    ids = ", ".join("?" for _ in criterion.ids)
+    select = (
+        f"SELECT rid FROM idx_reference WHERE type = ? AND param IN ({params}) "
+        f"AND target_type = ? AND target_id IN ({ids})"
+    )
+    return _rid_in(alias, select, [resource_type, *criterion.params, criterion.compartment_type, *criterion.ids])
 
 
 def _type_condition(alias: str, criterion: Criterion) -> str:

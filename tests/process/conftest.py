@@ -36,9 +36,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The current environment without any FHIR_SERVER_* variable, plus ``extra``."""
+    """The current environment without any FHIR_SERVER_* variable, plus ``extra``; authentication
+    off (FHIR_SERVER_AUTH=false) unless ``extra`` says otherwise: these suites test the process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["FHIR_SERVER_AUTH"] = "false"
     env.update(extra or {})
     return env
 

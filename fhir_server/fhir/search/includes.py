@@ -6,15 +6,20 @@ Included resources appear once, never repeat a match, and do not count toward ``
 from __future__ import annotations
 
 from fhir_server.fhir.search.query import Include
+from fhir_server.fhir.search.restriction import SearchRestriction, visible
 from fhir_server.store.base import MAX_INCLUDED, StoredVersion, StoreReader
 
 MAX_ITERATIONS = 4
 
 
 async def resolve_includes(
-    reader: StoreReader, includes: tuple[Include, ...], matches: list[StoredVersion]
+    reader: StoreReader,
+    includes: tuple[Include, ...],
+    matches: list[StoredVersion],
+    restriction: SearchRestriction | None = None,
 ) -> tuple[list[StoredVersion], bool]:
-    """The included resources, and whether a store call hit :data:`MAX_INCLUDED` (some may be missing)."""
+    """The included resources, and whether a store call hit :data:`MAX_INCLUDED` (some may be missing).
+    With a restriction, hidden resources are dropped before they can lead further (``:iterate``)."""
     truncated = False
     seen = {(v.type, v.id) for v in matches}
     included: list[StoredVersion] = []
@@ -31,7 +36,7 @@ async def resolve_includes(
                 sources = [v for v in frontier if v.type == spec.source_type]
                 batch = await reader.include(sources, spec.param, spec.target_type) if sources else []
             truncated = truncated or len(batch) >= MAX_INCLUDED
-            found += batch
+            found += await visible(reader, batch, restriction) if restriction is not None and batch else batch
         frontier = []
         for version in found:
             key = (version.type, version.id)

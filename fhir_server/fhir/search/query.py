@@ -98,7 +98,40 @@ class ReverseChain:
     inner: Criterion
 
 
-Criterion = Clause | Chain | ReverseChain
+@dataclass(frozen=True, slots=True)
+class InCompartment:
+    """Resources in the compartment of one of ``ids``: a reference through one of ``params``
+    (the compartment definition's parameters for the type) to a ``compartment_type`` with one
+    of those ids (https://hl7.org/fhir/R4/compartmentdefinition.html). The access decision
+    adds it; clients cannot write it."""
+
+    compartment_type: str
+    params: tuple[str, ...]
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """An AND of criteria where a single criterion is expected (a chain branch, a ``_has``)."""
+
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """An OR of criteria (the access decision's "one of these parameters matches")."""
+
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """Resources that do not match the criterion."""
+
+    criterion: Criterion
+
+
+Criterion = Clause | Chain | ReverseChain | InCompartment | AllOf | AnyOf | Not
 
 
 @dataclass(frozen=True, slots=True)

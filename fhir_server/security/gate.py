@@ -1,0 +1,105 @@
+"""The entrance: every FHIR request gets an :class:`AccessContext` from its bearer token
+(401 without a valid one), and leaves an AuditEvent behind.
+
+The context lives in a ContextVar for the duration of the request, so that batch and
+transaction entries, operations and the repository's write guard all ask the same one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from fhir_server.security.actor import actor_from_claims
+from fhir_server.security.audit import AccessRecord, AuditTrail
+from fhir_server.security.compartment import CompartmentReader
+from fhir_server.security.context import AccessContext
+from fhir_server.security.relationships import CareRelations
+from fhir_server.security.tokens import TokenVerifier
+
+_current: ContextVar[AccessContext | None] = ContextVar("access_context", default=None)
+
+
+def current_access() -> AccessContext:
+    """The request's context; outside requests (start-up, background tasks) an unrestricted one."""
+    return _current.get() or AccessContext(None)
+
+
+def enter(context: AccessContext) -> object:
+    return _current.set(context)
+
+
+def leave(token: Any) -> None:
+    _current.reset(token)
+
+
+class AccessGate:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        relations: CareRelations,
+        compartments: CompartmentReader,
+        cns_clients: frozenset[str],
+        trail: AuditTrail,
+    ):
+        self.verifier = verifier
+        self.relations = relations
+        self.compartments = compartments
+        self.cns_clients = cns_clients
+        self.trail = trail
+
+    def open(self, headers: Mapping[str, str]) -> AccessContext:
+        """The caller's context; raises 401 (or 400 for a malformed break-the-glass request)."""
+        claims = self.verifier.verify(headers)
+        actor = actor_from_claims(claims, self.cns_clients, headers)
+        return AccessContext(actor, self.relations, self.compartments)
+
+    async def audit(
+        self,
+        context: AccessContext | None,
+        interaction: str,
+        status: int,
+        segments: list[str],
+        query: str,
+        headers: Mapping[str, str],
+        client_address: str | None,
+    ) -> None:
+        actor = context.actor if context is not None else None
+        resource_type = segments[0] if segments and not segments[0].startswith(("$", "_")) else None
+        resource_id = segments[1] if len(segments) >= 2 and not segments[1].startswith(("$", "_")) else None
+        operation = segments[-1] if segments and segments[-1].startswith("$") else None
+        denied = status in (401, 403) or (context is not None and context.denied)
+        glass = actor.break_glass if actor is not None else None
+        record = AccessRecord(
+            interaction=interaction,
+            outcome="denied" if denied else "error" if status >= 400 else "success",
+            status=status,
+            actor_kind=actor.kind if actor is not None else "anonymous",
+            client_id=actor.client_id if actor is not None else None,
+            who=actor.who if actor is not None else None,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            operation=operation,
+            patients=tuple(sorted(context.patients)) if context is not None else (),
+            resources=tuple(context.touched) if context is not None else (),
+            query=query or None,
+            purpose="BTG" if glass is not None else "TREAT",
+            reason=glass.reason if glass is not None else None,
+            request_id=headers.get("x-request-id"),
+            source_address=client_address,
+            recorded_us=time.time_ns() // 1000,
+        )
+        if glass is not None:
+            if glass.patient_id not in record.patients:
+                record = _with_patient(record, glass.patient_id)
+            await self.trail.record_now(record)
+        else:
+            self.trail.record(record)
+
+
+def _with_patient(record: AccessRecord, patient_id: str) -> AccessRecord:
+    from dataclasses import replace
+
+    return replace(record, patients=(*record.patients, patient_id))
