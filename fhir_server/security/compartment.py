@@ -38,7 +38,7 @@ class CompartmentReader:
     """The patients whose compartment holds a resource, from its body (for the audit trail)."""
 
     def __init__(self, registry: SearchParameterRegistry) -> None:
-        self._registry = registry
+        self.registry = registry
 
     def patients(self, resource: dict[str, Any]) -> set[str]:
         resource_type = resource.get("resourceType")
@@ -46,7 +46,7 @@ class CompartmentReader:
             return {resource["id"]} if isinstance(resource.get("id"), str) else set()
         found: set[str] = set()
         for code in PATIENT_COMPARTMENT.get(resource_type or "", ()):
-            param = self._registry.get(resource_type, code)  # type: ignore[arg-type]
+            param = self.registry.get(resource_type, code)  # type: ignore[arg-type]
             if param is None or param.evaluator is None:
                 continue
             try:

@@ -63,7 +63,7 @@ class AccessContext:
         if actor.kind in ("patient", "related-person"):
             own = frozenset([actor.patient_id] if actor.patient_id else [])
             return Visibility(readable, own), own
-        assert self.relations is not None and actor.who is not None
+        assert self.relations is not None and self.compartments is not None and actor.who is not None
         identities = await self.relations.identities(actor.who)
         candidates = await self.relations.mr_patients(identities) | await self.relations.permitting_patients(identities)
         glass = actor.break_glass
@@ -81,7 +81,7 @@ class AccessContext:
             allowed.add(glass.patient_id)
             hidden = {items: pids - {glass.patient_id} for items, pids in hidden.items()}
         groups = tuple((items, frozenset(pids)) for items, pids in hidden.items() if pids)
-        return Visibility(readable, frozenset(allowed), groups, self.relations.repository.registry), writable
+        return Visibility(readable, frozenset(allowed), groups, self.compartments.registry), writable
 
     # -- checks --------------------------------------------------------------------------------
 

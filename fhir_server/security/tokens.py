@@ -10,6 +10,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from joserfc.jwk import KeySet
 
 from fhir_server.config import Settings
 from fhir_server.errors import FhirError
@@ -33,9 +34,9 @@ class Unauthorized(FhirError):
 class _Validator(JWTBearerTokenValidator):
     def __init__(self, issuer: str, audience: str, jwks: dict[str, Any]):
         super().__init__(issuer, audience)
-        self._jwks = jwks
+        self._jwks = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
 
-    def get_jwks(self) -> dict[str, Any]:
+    def get_jwks(self) -> KeySet:
         return self._jwks
 
 
