@@ -24,7 +24,7 @@ class SigningKeys:
         path = folder / SIGNING_KEY_FILE
         stored = read_json(path)
         if stored is None:
-            create_private_json(path, new_signing_jwk())
+            create_private_json(path, new_rsa_jwk(ALGORITHM))
             stored = read_json(path)
         return cls(RSAKey.import_key(stored))
 
@@ -41,7 +41,7 @@ class SigningKeys:
         return {"keys": [{**public, "kid": self.kid, "alg": ALGORITHM, "use": "sig"}]}
 
 
-def new_signing_jwk() -> dict:
-    """A fresh private RSA 2048 JWK for RS256 whose kid is its RFC 7638 thumbprint."""
-    key = RSAKey.generate_key(2048, parameters={"alg": ALGORITHM, "use": "sig"}, private=True, auto_kid=True)
+def new_rsa_jwk(algorithm: str) -> dict:
+    """A fresh private RSA 2048 signing JWK for ``algorithm`` whose kid is its RFC 7638 thumbprint."""
+    key = RSAKey.generate_key(2048, parameters={"alg": algorithm, "use": "sig"}, private=True, auto_kid=True)
     return key.as_dict(private=True)

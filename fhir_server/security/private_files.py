@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,18 @@ def read_json(path: Path) -> Any | None:
 def write_private_json(path: Path, data: Any) -> None:
     """Replace ``path`` atomically: readers see the old file or the new one, never a part."""
     os.replace(_private_temp_file(path, data), path)
+
+
+def update_private_json(path: Path, change: Callable[[Any | None], Any]) -> None:
+    """Read, change and replace ``path`` under an exclusive lock, so two writers (the server seeding
+    demo accounts, ``fhir-server user add``) never lose each other's change."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        write_private_json(path, change(read_json(path)))
+    finally:
+        os.close(fd)
 
 
 def create_private_json(path: Path, data: Any) -> bool:

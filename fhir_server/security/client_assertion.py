@@ -1,0 +1,62 @@
+"""``private_key_jwt`` client authentication (RFC 7523 section 2.2), as SMART Backend Services profiles it.
+
+https://hl7.org/fhir/smart-app-launch/STU2/client-confidential-asymmetric.html
+"""
+
+from __future__ import annotations
+
+import time
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from fhir_server.security.clients import Client
+
+ASSERTION_ALGORITHMS = ("RS384", "ES384", "RS256", "ES256")
+"""SMART requires servers to accept RS384 and ES384; RS256 and ES256 are accepted too."""
+MAX_ASSERTION_LIFETIME = 300
+"""SMART: the assertion's ``exp`` SHALL be no more than five minutes in the future."""
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    """Checks the client's signed assertion against the JWKS registered in clients.json; its ``aud``
+    must be the token endpoint URL, and each ``jti`` is accepted once until the assertion expires
+    (remembered in this process)."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, token_endpoint: str) -> None:
+        super().__init__(validate_jti=True, leeway=60)
+        self._token_endpoint = token_endpoint
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def get_audiences(self) -> list[str]:
+        return [self._token_endpoint]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        if not client.jwks.get("keys"):
+            raise InvalidClientError(description="The client has no registered public key.")
+        return KeySet.import_key_set(client.jwks)
+
+    def process_assertion_claims(self, assertion: str, resolve_key: KeySet) -> dict:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+        except JoseError as exc:
+            raise InvalidClientError(description=exc.description) from exc
+        exp = token.claims.get("exp")
+        if isinstance(exp, int | float) and exp > time.time() + MAX_ASSERTION_LIFETIME + self.leeway:
+            raise InvalidClientError(description="The assertion expires more than five minutes from now.")
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def validate_jti(self, claims: dict, jti: str) -> bool:
+        now = time.time()
+        self._seen = {key: exp for key, exp in self._seen.items() if exp + self.leeway > now}
+        key = (claims["iss"], str(jti))
+        if key in self._seen:
+            return False
+        self._seen[key] = int(claims["exp"])
+        return True
