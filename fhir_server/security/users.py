@@ -97,10 +97,8 @@ def _record(new: NewUser) -> dict[str, str]:
     resource_type, resource_id = new.fhir_user.split("/")
     if resource_type == "RelatedPerson" and not (new.patient and _ID.match(new.patient)):
         raise ValueError("a RelatedPerson user needs the id of the patient they represent")
-    if resource_type != "RelatedPerson" and new.patient not in (
-        None,
-        resource_id if resource_type == "Patient" else None,
-    ):
+    own = resource_id if resource_type == "Patient" else None
+    if resource_type != "RelatedPerson" and new.patient not in (None, own):
         raise ValueError(f"a {resource_type} user cannot represent another patient")
     record = {"username": new.username, "fhirUser": new.fhir_user, "password": hash_password(new.password)}
     if resource_type == "RelatedPerson":
@@ -110,5 +108,5 @@ def _record(new: NewUser) -> dict[str, str]:
 
 def _user(record: dict[str, str]) -> User:
     resource_type, resource_id = record["fhirUser"].split("/")
-    patient = resource_id if resource_type == "Patient" else record.get("patient")
+    patient = {"Patient": resource_id, "RelatedPerson": record.get("patient")}.get(resource_type)
     return User(record["username"], record["fhirUser"], patient, record["password"])
