@@ -36,8 +36,8 @@ class AccessContext:
     actor: Actor | None  # None: authentication is off (local development)
     relations: CareRelations | None = None
     compartments: CompartmentReader | None = None
-    touched: list[str] = field(default_factory=list)
-    patients: set[str] = field(default_factory=set)
+    touched: dict[str | None, list[str]] = field(default_factory=dict)
+    """Resources read or written, by the patient whose record holds them (None: no patient's)."""
     denied: bool = False
     _visibility: Visibility | None = None
     _writable: frozenset[str] | None = None
@@ -114,6 +114,7 @@ class AccessContext:
         visibility = await self.visibility()
         if not visibility.unrestricted and not await visible(reader, [version], visibility):
             self.denied = True
+            self.seen([version])  # the attempt shows in the patient's access log
             raise NotFound(f"{version.type}/{version.id} is not known")
         self.seen([version])
 
@@ -154,7 +155,12 @@ class AccessContext:
     # -- audit -----------------------------------------------------------------------------------
 
     def seen(self, versions: list[StoredVersion]) -> None:
-        for version in versions[:100]:
-            self.touched.append(f"{version.type}/{version.id}/_history/{version.version_id}")
+        if self.actor is None:
+            return
+        for version in versions:
+            reference = f"{version.type}/{version.id}/_history/{version.version_id}"
+            patients: set[str] = set()
             if self.compartments is not None and version.body is not None and in_compartment_types(version.type):
-                self.patients |= self.compartments.patients(orjson.loads(version.body))
+                patients = self.compartments.patients(orjson.loads(version.body))
+            for patient in patients or [None]:
+                self.touched.setdefault(patient, []).append(reference)

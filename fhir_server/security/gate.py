@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
 from fhir_server.security.actor import actor_from_claims
@@ -66,13 +67,15 @@ class AccessGate:
         headers: Mapping[str, str],
         client_address: str | None,
     ) -> None:
+        """One AuditEvent per patient record touched (so a patient's access log names no other
+        patient), or one for the request when it touched none. Break-the-glass is written before
+        the answer leaves; the rest in the trail's next batch."""
         actor = context.actor if context is not None else None
         resource_type = segments[0] if segments and not segments[0].startswith(("$", "_")) else None
         resource_id = segments[1] if len(segments) >= 2 and not segments[1].startswith(("$", "_")) else None
-        operation = segments[-1] if segments and segments[-1].startswith("$") else None
         denied = status in (401, 403) or (context is not None and context.denied)
         glass = actor.break_glass if actor is not None else None
-        record = AccessRecord(
+        base = AccessRecord(
             interaction=interaction,
             outcome="denied" if denied else "error" if status >= 400 else "success",
             status=status,
@@ -81,9 +84,7 @@ class AccessGate:
             who=actor.who if actor is not None else None,
             resource_type=resource_type,
             resource_id=resource_id,
-            operation=operation,
-            patients=tuple(sorted(context.patients)) if context is not None else (),
-            resources=tuple(context.touched) if context is not None else (),
+            operation=segments[-1] if segments and segments[-1].startswith("$") else None,
             query=query or None,
             purpose="BTG" if glass is not None else "TREAT",
             reason=glass.reason if glass is not None else None,
@@ -91,15 +92,15 @@ class AccessGate:
             source_address=client_address,
             recorded_us=time.time_ns() // 1000,
         )
+        touched = dict(context.touched) if context is not None else {}
         if glass is not None:
-            if glass.patient_id not in record.patients:
-                record = _with_patient(record, glass.patient_id)
-            await self.trail.record_now(record)
-        else:
-            self.trail.record(record)
-
-
-def _with_patient(record: AccessRecord, patient_id: str) -> AccessRecord:
-    from dataclasses import replace
-
-    return replace(record, patients=(*record.patients, patient_id))
+            touched.setdefault(glass.patient_id, [])
+        records = [
+            replace(base, patients=(patient,) if patient else (), resources=tuple(resources))
+            for patient, resources in touched.items()
+        ] or [base]
+        for record in records:
+            if glass is not None:
+                await self.trail.record_now(record)
+            else:
+                self.trail.record(record)
