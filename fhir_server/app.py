@@ -41,6 +41,7 @@ from fhir_server.security.auth_routes import auth_routes
 from fhir_server.security.compartment import CompartmentReader
 from fhir_server.security.gate import AccessGate
 from fhir_server.security.relationships import CareRelations
+from fhir_server.security.smart_configuration import capability_security
 from fhir_server.security.tokens import TokenVerifier
 from fhir_server.security.write_guard import AccessWriteGuard
 from fhir_server.store.factory import open_store
@@ -101,7 +102,12 @@ def create_app(settings: Settings) -> FastAPI:
     mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, settings.mr_rules())
     repository.hooks.append(ProfileEnforcement(validator))
     capability = CapabilityStatementBuilder(
-        base_url, SUPPORTED_TYPES, registry, operations, supported_profiles(validator, SUPPORTED_TYPES)
+        base_url,
+        SUPPORTED_TYPES,
+        registry,
+        operations,
+        supported_profiles(validator, SUPPORTED_TYPES),
+        capability_security(settings) if settings.auth else None,
     )
     interactions = Interactions(
         repository, base_url, frozenset(SUPPORTED_TYPES), capability, settings.max_page_size, operations

@@ -11,7 +11,6 @@ from fhir_server import FHIR_VERSION, __version__
 from fhir_server.config import Settings
 from fhir_server.log_format import configure_logging
 
-
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

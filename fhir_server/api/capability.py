@@ -103,10 +103,13 @@ class CapabilityStatementBuilder:
         registry: SearchParameterRegistry,
         operations: OperationRegistry,
         supported_profiles: dict[str, list[str]] | None = None,
+        security: dict[str, Any] | None = None,
     ):
-        """``supported_profiles``: resource type → profile URLs listed as ``supportedProfile``."""
+        """``supported_profiles``: resource type → profile URLs listed as ``supportedProfile``;
+        ``security``: ``rest.security`` (None when authentication is off)."""
         self._args = (base_url, types, registry, operations)
         self._profiles = supported_profiles
+        self._security = security
         self._built: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def __call__(self) -> dict[str, Any]:
@@ -116,7 +119,10 @@ class CapabilityStatementBuilder:
             self._built = (
                 stamp,
                 capability_statement(
-                    *self._args, date=format_instant(time.time_ns() // 1000), supported_profiles=self._profiles
+                    *self._args,
+                    date=format_instant(time.time_ns() // 1000),
+                    supported_profiles=self._profiles,
+                    security=self._security,
                 ),
             )
         return self._built[1]
@@ -129,6 +135,7 @@ def capability_statement(
     operations: OperationRegistry,
     date: str,
     supported_profiles: dict[str, list[str]] | None = None,
+    security: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -144,6 +151,7 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
+                **({"security": security} if security else {}),
                 "resource": [_resource(t, types, registry, operations, supported_profiles) for t in types],
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 **_operations(operations.system_level()),

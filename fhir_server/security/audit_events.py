@@ -195,6 +195,8 @@ def _entities(record: AccessRecord, observer: str) -> list[dict[str, Any]]:
     for patient_id in dict.fromkeys(record.patients):
         entities.append({"what": {"reference": f"Patient/{patient_id}"}, "type": PERSON, "role": PATIENT_ROLE})
     resources = list(dict.fromkeys(record.resources))
+    if not all(resources) or not all(record.patients):  # stored unvalidated: never write a blank reference
+        raise ValueError(f"blank reference in an audit record: {record}")
     if record.resource_type and record.resource_id:  # the target, even when nothing was returned (a denial)
         target = f"{record.resource_type}/{record.resource_id}"
         if not any(r == target or r.startswith(target + "/_history/") for r in resources):

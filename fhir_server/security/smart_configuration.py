@@ -48,3 +48,37 @@ def smart_configuration(settings: Settings) -> dict:
             *PERMISSION_CAPABILITIES,
         ],
     }
+
+
+def capability_security(settings: Settings) -> dict:
+    """``CapabilityStatement.rest.security``: SMART on FHIR, with the OAuth endpoints when the
+    built-in authorization server issues the tokens (https://hl7.org/fhir/smart-app-launch/conformance.html)."""
+    security: dict = {
+        "cors": True,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 using SMART-on-FHIR profile (see /.well-known/smart-configuration)",
+            }
+        ],
+        "description": "Bearer access tokens (RFC 9068 JWT) with SMART App Launch v1/v2 scopes. Access follows the "
+        "patient's consent (opt-out for the médecin référent) and every access is audited.",
+    }
+    if settings.auth_issuer is None:
+        issuer = settings.token_issuer()
+        security["extension"] = [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [
+                    {"url": "authorize", "valueUri": f"{issuer}/authorize"},
+                    {"url": "token", "valueUri": f"{issuer}/token"},
+                    {"url": "introspect", "valueUri": f"{issuer}/introspect"},
+                ],
+            }
+        ]
+    return security

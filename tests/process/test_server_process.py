@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -79,7 +82,8 @@ def test_sqlite_file_created_in_data_dir_on_first_start(server_factory, tmp_path
 
 
 def test_every_option_via_environment_only(server_factory, tmp_path: Path, get_free_port):
-    """Host, port, data dir, base URL and demo from FHIR_SERVER_* variables, no flags."""
+    """Host, port, data dir, base URL, demo and authentication (on, the default) from
+    FHIR_SERVER_* variables, no flags; a token minted by `fhir-server token` gets in."""
     host = "127.0.0.2"  # another loopback address: proves FHIR_SERVER_HOST is honoured
     port = get_free_port(host)
     data = tmp_path / "env-data"
@@ -89,20 +93,40 @@ def test_every_option_via_environment_only(server_factory, tmp_path: Path, get_f
         "FHIR_SERVER_DATA_DIR": str(data),
         "FHIR_SERVER_BASE_URL": "https://fhir.example.lu/r4",
         "FHIR_SERVER_DEMO": "true",
+        "FHIR_SERVER_AUTH": "true",
     }
     server = server_factory(None, env=env, host=host, port=port, use_flags=False)
     assert server.proc.args[-1] == "serve"  # really no flags
+    minted = subprocess.run(
+        [sys.executable, "-m", "fhir_server", "token", "--system", "ops"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = {"Authorization": f"Bearer {minted.stdout.strip()}"}
 
     assert (data / "fhir.sqlite3").is_file()
     # bound to 127.0.0.2 only, not 127.0.0.1
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/metadata", timeout=2.0)
     with server.client() as c:
+        assert c.get(f"/Patient/{DEMO_PATIENT}").status_code == 401  # FHIR_SERVER_AUTH
+        c.headers.update(token)
         assert c.get(f"/Patient/{DEMO_PATIENT}").status_code == 200  # FHIR_SERVER_DEMO
         r = c.post("/Patient", json=patient("Muller"), headers=JSON_HEADERS)
         assert r.status_code == 201, r.text
         assert r.headers["Location"] == f"https://fhir.example.lu/r4/Patient/{r.json()['id']}/_history/1"
         assert c.get("/metadata").json()["implementation"]["url"] == "https://fhir.example.lu/r4"
+
+
+def test_no_auth_binds_to_localhost_and_warns(server_factory, tmp_path: Path, get_free_port):
+    port = get_free_port()
+    server = server_factory(tmp_path, args=["--no-auth"], host="0.0.0.0", port=port)  # asks for every interface
+    assert "Authentication is OFF" in server.stderr_path.read_text()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+        assert c.get("/Patient?_count=1").status_code == 200
+    assert "127.0.0.1" in server.stderr_path.read_text().split("Uvicorn running on")[1][:30]
 
 
 def test_flags_override_environment(server_factory, tmp_path: Path, get_free_port):

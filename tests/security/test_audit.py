@@ -468,7 +468,7 @@ def test_record_never_raises_into_the_request(client, caplog: pytest.LogCaptureF
 
 
 BAD_RECORDS = {  # record, what the log says about it
-    "refused by validation": (make(patients=("mixed",), resources=("",)), '"reference":""'),  # a blank reference
+    "blank reference": (make(patients=("mixed",), resources=("",)), "resources=('',)"),
     "cannot be built": (make(patients=("mixed",), outcome="maybe"), "outcome='maybe'"),
 }
 

@@ -100,7 +100,9 @@ def test_hidden_item_leaks_through_no_search_feature(fresh_secured, how: str) ->
         == 0,
         "_revinclude": _included_ids(client, weber, f"/Patient?_id={MARIE}&_revinclude=Composition:subject") == set(),
         "_has": _match_ids(client, weber, "/Patient?_has:Composition:subject:type=60591-5") == set(),
-        "chain": _match_ids(client, weber, f"/Condition?patient={MARIE}&subject:Patient._has:Composition:subject:type=60591-5")
+        "chain": _match_ids(
+            client, weber, f"/Condition?patient={MARIE}&subject:Patient._has:Composition:subject:type=60591-5"
+        )
         == set(),
         "$mr-status still works": _status(client, weber, f"/Patient/{MARIE}/$mr-status") == 200,
         "the rest of the record": _status(client, weber, f"/Condition/{CONDITION}") == 200,
@@ -127,7 +129,8 @@ def test_break_the_glass_needs_the_patients_policy_and_a_reason(fresh_secured) -
     assert _status(client, reuter, f"/Condition/{CONDITION}", **{"X-Break-Glass-Patient": MARIE}) == 400
     assert _status(client, reuter, f"/Condition/{CONDITION}") == 404  # only while breaking the glass
     write = client.post(
-        "/Condition", json={"resourceType": "Condition", "subject": {"reference": f"Patient/{MARIE}"}},
+        "/Condition",
+        json={"resourceType": "Condition", "subject": {"reference": f"Patient/{MARIE}"}},
         headers=bearer(reuter, **glass),
     )
     assert write.status_code == 403  # break-the-glass is read-only
@@ -204,3 +207,14 @@ def test_audit_events_cannot_be_changed_or_deleted(fresh_secured, method: str) -
     headers = {**system, "Content-Type": "application/json-patch+json"} if method == "PATCH" else system
     response = client.request(method, f"/AuditEvent/{event['id']}", json=body, headers=headers)
     assert response.status_code == 405, response.text
+
+
+def test_only_the_current_mr_writes_the_resume_even_with_a_permit(fresh_secured) -> None:
+    """R8 with tokens: the writer is the caller, not the Composition's author field."""
+    client, tokens = fresh_secured
+    _change_consent(client, tokens, {"type": "permit", "actor": _actor(MULLER)})
+    resume = client.get(f"/Composition/{RESUME}", headers=bearer(tokens.patient(MARIE))).json()
+    muller = client.put(f"/Composition/{RESUME}", json=resume, headers=bearer(tokens.practitioner(MULLER)))
+    assert muller.status_code == 403 and "R8" in muller.text, muller.text
+    weber = client.put(f"/Composition/{RESUME}", json=resume, headers=bearer(tokens.practitioner(WEBER)))
+    assert weber.status_code == 200, weber.text

@@ -119,3 +119,14 @@ def test_system_clients_act_within_their_scopes(fresh_secured, scope: str, metho
     client, tokens = fresh_secured
     response = client.request(method, "/Patient/lu-patient-tom-kremer", headers=bearer(tokens.system("ehr", scope)))
     assert response.status_code == status, response.text
+
+
+def test_capability_statement_describes_the_security(secured) -> None:
+    client, _ = secured
+    security = client.get("/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["token"] == f"{ISSUER}/token"
+    configuration = client.get("/.well-known/smart-configuration").json()
+    assert configuration["token_endpoint"] == uris["token"]
+    assert "permission-v2" in configuration["capabilities"]

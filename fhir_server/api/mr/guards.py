@@ -1,7 +1,8 @@
 """R8: only the patient's current MR writes the résumé patient; anyone else gets 403.
 
-Until SMART authentication lands (issue 7) the writer is known by the Composition's
-``author``: the patient's MR on the day of writing must be among the authors.
+The writer is the caller when a practitioner's token says who they are; for system clients
+(and with authentication off) it is the Composition's ``author``: the patient's MR on the day
+of writing must be among the authors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fhir_server.api.mr.facts import MrFacts, is_resume_patient
 from fhir_server.errors import Forbidden, Issue
 from fhir_server.mr.resume import may_write_resume
+from fhir_server.security.gate import current_access
 from fhir_server.store.base import StoreReader
 
 
@@ -30,7 +32,9 @@ class ResumeAuthorGuard:
         today = datetime.now(self.facts.tz).date()
         relationships = [rel for rel, _ in await self.facts.relationships(reader, patient_id)]
         refusals = []
-        for author in resource.get("author", []):
+        actor = current_access().actor
+        writers = [{"reference": actor.who}] if actor is not None and actor.kind == "practitioner" else None
+        for author in writers or resource.get("author", []):
             reference = author.get("reference", "")
             if not reference.startswith(("Practitioner/", "PractitionerRole/")):
                 continue
