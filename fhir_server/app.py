@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fhir_server import __version__
 from fhir_server.api.admin_operations import register_admin_operations
 from fhir_server.api.capability import CapabilityStatementBuilder
+from fhir_server.api.everything import register_everything
 from fhir_server.api.health import healthz, readiness
 from fhir_server.api.http import HttpAdapter
 from fhir_server.api.interactions import Interactions
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     register_admin_operations(operations, reindexer, SUPPORTED_TYPES)
     validator = ProfileValidator.load(settings.profiles_dir, terminology)
     register_validate_operation(operations, validator, repository, SUPPORTED_TYPES)
+    register_everything(operations, repository, base_url, settings.max_page_size)
     mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, settings.mr_rules())
     repository.hooks.append(ProfileEnforcement(validator))
     capability = CapabilityStatementBuilder(

@@ -88,6 +88,31 @@ def searchset(
     return bundle
 
 
+def searchset_page(
+    base: str,
+    path: str,
+    params: list[tuple[str, str]],
+    items: list[StoredVersion],
+    included: list[StoredVersion],
+    cursor: str | None,
+    next_cursor: str | None,
+    now_us: int,
+) -> dict[str, Any]:
+    """A searchset page built by an operation (``$everything``) rather than from a search."""
+    bundle = _bundle("searchset", now_us)
+    bundle["link"] = [{"relation": "self", "url": _link(base, path, params, cursor)}]
+    if next_cursor:
+        bundle["link"].append({"relation": "next", "url": _link(base, path, params, next_cursor)})
+    entries = [
+        {"fullUrl": f"{base}/{v.type}/{v.id}", "resource": embedded(v, None, None, False), "search": {"mode": mode}}
+        for mode, versions in (("match", items), ("include", included))
+        for v in versions
+    ]
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
 def _history_entry(base: str, v: StoredVersion, pretty: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"fullUrl": f"{base}/{v.type}/{v.id}"}
     if v.body is not None:

@@ -72,6 +72,7 @@ OPERATION_ROLES: dict[str, frozenset[ActorKind]] = {
     "end": frozenset({"cns", "system"}),
     "revoke": frozenset({"patient", "related-person", "practitioner", "cns", "system"}),
     "mr-status": frozenset({"patient", "related-person", "practitioner", "cns", "system"}),
+    "everything": frozenset({"patient", "related-person", "practitioner", "system"}),
     "submit": frozenset({"practitioner", "cns", "system"}),
     "prestations-summary": frozenset({"cns", "system"}),
     "mr-candidates": frozenset({"practitioner", "cns", "system"}),

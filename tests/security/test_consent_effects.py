@@ -218,3 +218,21 @@ def test_only_the_current_mr_writes_the_resume_even_with_a_permit(fresh_secured)
     assert muller.status_code == 403 and "R8" in muller.text, muller.text
     weber = client.put(f"/Composition/{RESUME}", json=resume, headers=bearer(tokens.practitioner(WEBER)))
     assert weber.status_code == 200, weber.text
+
+
+def test_everything_shows_only_what_the_caller_may_see(fresh_secured) -> None:
+    client, tokens = fresh_secured
+    _change_consent(client, tokens, HIDING["by class"])
+    url = f"/Patient/{MARIE}/$everything?_count=100"
+
+    def ids(token: str) -> set[str]:
+        response = client.get(url, headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return {e["resource"]["id"] for e in response.json().get("entry", []) if e["search"]["mode"] == "match"}
+
+    assert RESUME in ids(tokens.patient(MARIE)) and CONSENT in ids(tokens.patient(MARIE))
+    weber = ids(tokens.practitioner(WEBER))
+    assert CONDITION in weber and RESUME not in weber and CONSENT not in weber
+    assert client.get(url, headers=bearer(tokens.practitioner(REUTER))).status_code == 404
+    assert client.get(url, headers=bearer(tokens.patient("lu-patient-tom-kremer"))).status_code == 404
+    assert client.get(url, headers=bearer(tokens.system("cns"))).status_code == 403
