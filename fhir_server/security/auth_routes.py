@@ -19,6 +19,7 @@ from fhir_server.security.demo_accounts import seed_demo_accounts
 from fhir_server.security.keys import SigningKeys
 from fhir_server.security.login_page import error_page, login_page
 from fhir_server.security.oauth_requests import HttpCall, read_call
+from fhir_server.security.single_use import SingleUseStore
 from fhir_server.security.smart_configuration import smart_configuration
 from fhir_server.security.users import UserDirectory
 
@@ -50,6 +51,7 @@ def auth_routes(settings: Settings) -> list[BaseRoute]:
         issuer=settings.token_issuer(),
         audience=settings.token_audience(),
         token_lifetime=settings.auth_token_lifetime,
+        single_use=SingleUseStore(settings.auth_dir),
     )
     endpoints = AuthEndpoints(server)
     return routes + [

@@ -1,15 +1,15 @@
-"""Authorization codes of the built-in server: in memory, short-lived, single use (RFC 6749 section 4.1.2).
-
-They live in the server process only: a restart or a second worker process does not know them,
-which costs a user one more login at worst.
-"""
+"""Authorization codes of the built-in server: short-lived, single use (RFC 6749 section 4.1.2),
+shared by the worker processes through :class:`SingleUseStore`."""
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin
+
+from fhir_server.security.single_use import SingleUseStore
 
 CODE_LIFETIME = 120
 """Seconds; RFC 6749 section 4.1.2 recommends at most ten minutes."""
@@ -36,18 +36,17 @@ class AuthorizationCode(AuthorizationCodeMixin):
 
 
 class AuthorizationCodes:
-    def __init__(self) -> None:
-        self._codes: dict[str, AuthorizationCode] = {}
+    def __init__(self, store: SingleUseStore) -> None:
+        self._store = store
 
     def issue(self, code: AuthorizationCode) -> None:
-        now = time.time()
-        self._codes = {key: kept for key, kept in self._codes.items() if kept.expires_at > now}
-        self._codes[code.code] = code
+        self._store.put("code", code.code, json.dumps(asdict(code)), code.expires_at)
 
     def consume(self, code: str, client_id: str) -> AuthorizationCode | None:
         """The code if it is live and was issued to ``client_id``; it is gone afterwards either way,
         so a second use fails even when the first exchange did (e.g. a wrong code_verifier)."""
-        found = self._codes.pop(code, None)
+        value = self._store.take("code", code)
+        found = AuthorizationCode(**json.loads(value)) if value is not None else None
         if found is None or found.client_id != client_id or found.expires_at <= time.time():
             return None
         return found

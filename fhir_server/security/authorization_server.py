@@ -22,6 +22,7 @@ from fhir_server.security.introspection import Introspection
 from fhir_server.security.keys import SigningKeys
 from fhir_server.security.oauth_requests import CallRequest, HttpCall, to_response
 from fhir_server.security.scopes import granted_scope, parse_scopes
+from fhir_server.security.single_use import SingleUseStore
 from fhir_server.security.token_generator import SmartTokenGenerator
 from fhir_server.security.users import User, UserDirectory
 
@@ -36,17 +37,19 @@ class BuiltInAuthorizationServer(AuthorizationServer):
         issuer: str,
         audience: str,
         token_lifetime: int,
+        single_use: SingleUseStore,
     ) -> None:
         super().__init__()
         self.keys = keys
         self.clients = clients
         self.users = users
-        self.codes = AuthorizationCodes()
+        self.codes = AuthorizationCodes(single_use)
         self.issuer = issuer
         self.register_token_generator(
             "default", SmartTokenGenerator(keys, issuer=issuer, audience=audience, lifetime=token_lifetime)
         )
-        self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(self.endpoint("/token")))
+        assertion = PrivateKeyJwt(self.endpoint("/token"), single_use)
+        self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, assertion)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), SmartLaunchRequest(audience)])
         self.register_grant(ClientCredentialsGrant)
         self.register_endpoint(Introspection(keys, issuer))

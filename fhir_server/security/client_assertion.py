@@ -5,6 +5,7 @@ https://hl7.org/fhir/smart-app-launch/STU2/client-confidential-asymmetric.html
 
 from __future__ import annotations
 
+import json
 import time
 
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -14,6 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from fhir_server.security.clients import Client
+from fhir_server.security.single_use import SingleUseStore
 
 ASSERTION_ALGORITHMS = ("RS384", "ES384", "RS256", "ES256")
 """SMART requires servers to accept RS384 and ES384; RS256 and ES256 are accepted too."""
@@ -24,14 +26,14 @@ MAX_ASSERTION_LIFETIME = 300
 class PrivateKeyJwt(JWTBearerClientAssertion):
     """Checks the client's signed assertion against the JWKS registered in clients.json; its ``aud``
     must be the token endpoint URL, and each ``jti`` is accepted once until the assertion expires
-    (remembered in this process)."""
+    (remembered in the auth folder, by every worker process)."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, token_endpoint: str) -> None:
+    def __init__(self, token_endpoint: str, seen: SingleUseStore) -> None:
         super().__init__(validate_jti=True, leeway=60)
         self._token_endpoint = token_endpoint
-        self._seen: dict[tuple[str, str], int] = {}
+        self._seen = seen
 
     def get_audiences(self) -> list[str]:
         return [self._token_endpoint]
@@ -53,10 +55,5 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return token.claims
 
     def validate_jti(self, claims: dict, jti: str) -> bool:
-        now = time.time()
-        self._seen = {key: exp for key, exp in self._seen.items() if exp + self.leeway > now}
-        key = (claims["iss"], str(jti))
-        if key in self._seen:
-            return False
-        self._seen[key] = int(claims["exp"])
-        return True
+        key = json.dumps([claims["iss"], str(jti)])
+        return self._seen.first_use("jti", key, float(claims["exp"]) + self.leeway)
