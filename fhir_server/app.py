@@ -27,7 +27,7 @@ from fhir_server.api.transactions import BundleProcessor
 from fhir_server.api.validate_operation import register_validate_operation
 from fhir_server.config import Settings
 from fhir_server.demo.loader import load_demo
-from fhir_server.fhir.custom_search_parameters import CustomSearchParameters
+from fhir_server.fhir.custom_search_parameters import CustomSearchParameters, follow_other_workers
 from fhir_server.fhir.indexing import IndexExtractor
 from fhir_server.fhir.profile_enforcement import ProfileEnforcement
 from fhir_server.fhir.profiles import ProfileValidator
@@ -37,6 +37,7 @@ from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
 from fhir_server.fhir.search.parser import SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
+from fhir_server.log_format import configure_logging
 from fhir_server.security.audit import AuditTrail
 from fhir_server.security.auth_routes import auth_routes
 from fhir_server.security.compartment import CompartmentReader
@@ -137,7 +138,12 @@ def create_app(settings: Settings) -> FastAPI:
         status_keeper = asyncio.get_running_loop().create_task(keep_statuses(mr_facts))
         if gate is not None:
             await gate.trail.start()
+        follower = None
+        if settings.workers > 1:
+            follower = asyncio.get_running_loop().create_task(follow_other_workers(custom_search_parameters, store))
         yield
+        if follower is not None:
+            follower.cancel()
         status_keeper.cancel()
         if gate is not None:
             await gate.trail.close()
@@ -170,3 +176,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process: settings from FHIR_SERVER_* (``fhir-server serve --workers``)."""
+    configure_logging()
+    return create_app(Settings())

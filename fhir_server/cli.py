@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 
 from fhir_server import FHIR_VERSION, __version__
@@ -32,6 +34,20 @@ def _serve(args: argparse.Namespace) -> int:
             settings.port,
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.workers > 1:  # each worker builds its app from the environment
+        for name, value in settings.model_dump(exclude_unset=False).items():
+            if value is not None:
+                os.environ[f"FHIR_SERVER_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+        uvicorn.run(
+            "fhir_server.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_config=None,
+        )
+        return 0
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None)
     return 0
@@ -117,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="mongodb://… URL of a MongoDB replica set or sharded cluster, or a SQLite file "
         "(FHIR_SERVER_STORE, default: the SQLite file in the data dir)",
     )
+    serve.add_argument("--workers", type=int, help="server processes (FHIR_SERVER_WORKERS, default 1)")
     serve.add_argument(
         "--no-auth",
         dest="auth",

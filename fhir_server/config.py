@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     terminology_dir: Path = REPOSITORY_ROOT / "terminology"
     """Code systems, value sets and concept maps (the repo's terminology/)."""
 
+    workers: int = 1
+    """Server processes sharing the port and the store (``--workers``). SearchParameters written
+    through one are followed by the others within seconds."""
     auth: bool = True
     """Require SMART on FHIR bearer tokens. Off (``--no-auth``) only for local development:
     the server then binds to localhost whatever ``host`` says, and warns."""

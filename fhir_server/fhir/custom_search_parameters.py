@@ -7,15 +7,20 @@ reindexed in the background, so existing resources become searchable too.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 import orjson
 
 from fhir_server.errors import Issue, Unprocessable
 from fhir_server.fhir.reindex import Reindexer
-from fhir_server.fhir.search.query import SearchQuery
+from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.search_parameters import SearchParam, SearchParameterRegistry
 from fhir_server.store.base import StoredVersion, StoreReader
+
+log = logging.getLogger(__name__)
 
 
 class CustomSearchParameters:
@@ -24,6 +29,7 @@ class CustomSearchParameters:
         self._reindexer = reindexer
         self._supported = supported_types
         self._url_by_id: dict[str, str] = {}
+        self._applied: dict[str, int] = {}  # SearchParameter id → version applied to the registry
 
     def _affected(self, base: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         if "Resource" in base or "DomainResource" in base:
@@ -51,6 +57,31 @@ class CustomSearchParameters:
     def committed(self, version: StoredVersion) -> None:
         if version.type != "SearchParameter":
             return
+        affected = self._apply(version)
+        if affected:
+            types = tuple(t for t in self._supported if t in affected)
+            self._reindexer.start(types, f"SearchParameter/{version.id} version {version.version_id}")
+
+    async def follow(self, reader: StoreReader, since_us: int) -> int:
+        """Apply the SearchParameter versions written since ``since_us`` by other processes (worker
+        processes share the store, not the registry); the new watermark. The writer's process
+        reindexes; here only the registry changes."""
+        versions: list[StoredVersion] = []
+        cursor = None
+        while True:
+            page = await reader.history(HistoryQuery("SearchParameter", None, since_us, 200, cursor))
+            versions += page.items
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        for version in sorted(versions, key=lambda v: (v.last_updated_us, v.version_id)):
+            if self._applied.get(version.id, 0) < version.version_id:
+                self._apply(version)
+        return max((v.last_updated_us for v in versions), default=since_us)
+
+    def _apply(self, version: StoredVersion) -> set[str]:
+        """Registry changes for one SearchParameter version; the types whose index they affect."""
+        self._applied[version.id] = version.version_id
         affected: set[str] = set()
         old_url = self._url_by_id.pop(version.id, None)
         if old_url is not None and (removed := self._registry.remove(old_url)) is not None:
@@ -61,9 +92,7 @@ class CustomSearchParameters:
                 param = self._registry.add(resource)
                 self._url_by_id[version.id] = param.url
                 affected.update(self._affected(param.base))
-        if affected:
-            types = tuple(t for t in self._supported if t in affected)
-            self._reindexer.start(types, f"SearchParameter/{version.id} version {version.version_id}")
+        return affected
 
     async def load(self, reader: StoreReader) -> int:
         """Register the active SearchParameters already stored (at start; no reindex needed)."""
@@ -71,6 +100,7 @@ class CustomSearchParameters:
         while True:
             page = await reader.search(SearchQuery("SearchParameter", (), 200, cursor, with_total=False))
             for version in page.items:
+                self._applied[version.id] = version.version_id
                 resource = orjson.loads(version.body or b"{}")
                 if self._applies(resource):
                     try:
@@ -82,3 +112,14 @@ class CustomSearchParameters:
             if page.next_cursor is None:
                 return loaded
             cursor = page.next_cursor
+
+
+async def follow_other_workers(params: CustomSearchParameters, reader: StoreReader, interval: float = 2.0) -> None:
+    """Keep this worker's registry in step with SearchParameters written through the others."""
+    watermark = time.time_ns() // 1000
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            watermark = await params.follow(reader, watermark)
+        except Exception:  # the next round retries
+            log.exception("following SearchParameter changes failed")
