@@ -236,3 +236,15 @@ def test_everything_shows_only_what_the_caller_may_see(fresh_secured) -> None:
     assert client.get(url, headers=bearer(tokens.practitioner(REUTER))).status_code == 404
     assert client.get(url, headers=bearer(tokens.patient("lu-patient-tom-kremer"))).status_code == 404
     assert client.get(url, headers=bearer(tokens.system("cns"))).status_code == 403
+
+
+@pytest.mark.parametrize(("patient", "status"), [("lu-patient-noah-ferreira", 201), (MARIE, 403)])
+def test_a_legal_representative_writes_the_consent_of_the_child_only(fresh_secured, patient: str, status: int) -> None:
+    client, tokens = fresh_secured
+    consent = client.get(f"/Consent/{CONSENT}", headers=bearer(tokens.patient(MARIE))).json()
+    del consent["id"]
+    consent["patient"] = {"reference": f"Patient/{patient}"}
+    consent["performer"] = [{"reference": "RelatedPerson/lu-relatedperson-ana-ferreira"}]
+    ana = tokens.related_person("lu-relatedperson-ana-ferreira", "lu-patient-noah-ferreira")
+    response = client.post("/Consent", json=consent, headers=bearer(ana))
+    assert response.status_code == status, response.text
