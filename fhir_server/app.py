@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from fhir_server import __version__
 from fhir_server.api.admin_operations import register_admin_operations
+from fhir_server.api.bulk_data import register_bulk_data
 from fhir_server.api.capability import CapabilityStatementBuilder
 from fhir_server.api.everything import register_everything
 from fhir_server.api.health import healthz, readiness
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     validator = ProfileValidator.load(settings.profiles_dir, terminology)
     register_validate_operation(operations, validator, repository, SUPPORTED_TYPES)
     register_everything(operations, repository, base_url, settings.max_page_size)
+    bulk_data = register_bulk_data(operations, repository, settings)
     mr_facts, mr_operation_definitions = register_mr(operations, repository, terminology, tz, settings.mr_rules())
     repository.hooks.append(ProfileEnforcement(validator))
     capability = CapabilityStatementBuilder(
@@ -171,6 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.access_gate = gate
     for route in auth_routes(settings) if settings.auth else []:
         app.router.routes.append(route)
+    app.router.routes.extend(bulk_data.routes(gate))  # job URLs: NDJSON, outside the FHIR catch-all
     app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes, gate).asgi)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.log_requests:

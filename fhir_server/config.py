@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     """Client ids of the CNS (national health insurer): they act on declarations and claims only."""
     auth_token_lifetime: int = 3600
     """Seconds an access token minted by the built-in authorization server stays valid."""
+    bulk_retention_hours: float = 24
+    """Hours a Bulk Data job (its status, manifest and NDJSON files in <data dir>/bulk) is kept."""
 
     def mr_rules(self) -> MrRuleSettings:
         if self.mr_rules_file is None:
