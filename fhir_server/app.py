@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
         if gate is not None:
             await gate.trail.close()
         await reindexer.cancel()
+        await bulk_data.stop()
         await store.close()
 
     app = FastAPI(

@@ -56,6 +56,10 @@ class BulkData:
         self.repository = repository
         self.max_body_bytes = max_body_bytes
 
+    async def stop(self) -> None:
+        """At shutdown, before the store closes: running jobs stop (and say so to later polls)."""
+        await self.jobs.stop()
+
     def routes(self, gate: AccessGate | None) -> list[BaseRoute]:
         """Starlette routes to add before the FHIR catch-all mount."""
         adapter = _JobAdapter(self, self.jobs.base_url, self.max_body_bytes, gate)  # type: ignore[arg-type]
@@ -130,7 +134,8 @@ class BulkData:
 def register_bulk_data(operations: OperationRegistry, repository: Repository, settings: Settings) -> BulkData:
     """``$export`` into the registry; the rest is served by the returned object's routes."""
     jobs = JobStore(settings.data_dir / "bulk", settings.public_base(), settings.bulk_retention_hours)
-    register_export(operations, Exporter(repository, jobs, SUPPORTED_TYPES, settings.auth))
+    exporter = Exporter(repository, jobs, SUPPORTED_TYPES, settings.auth, settings.max_page_size)
+    register_export(operations, exporter)
     return BulkData(
         jobs, Importer(repository, jobs, SUPPORTED_TYPES, settings.auth), repository, settings.max_body_bytes
     )

@@ -47,7 +47,6 @@ PATIENT_TYPES = ("Patient", *sorted(PATIENT_COMPARTMENT))
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 PARAMETERS = frozenset({"_type", "_since", "_outputFormat", "patient"})
 HTTP_PARAMETERS = frozenset({"_format", "_pretty"})  # about the kick-off's own answer
-PAGE = 1000
 CHECK_CHUNK = 500
 """Resources of a downloaded file checked against the downloader's visibility per store query."""
 
@@ -88,11 +87,14 @@ def _patient_id(value: Any) -> str:
 
 
 class Exporter:
-    def __init__(self, repository: Repository, jobs: JobStore, supported_types: tuple[str, ...], token: bool):
+    def __init__(
+        self, repository: Repository, jobs: JobStore, supported_types: tuple[str, ...], token: bool, page_size: int
+    ):
         self.repository = repository
         self.jobs = jobs
         self.supported_types = supported_types
         self.requires_access_token = token
+        self.page_size = page_size  # resources per store query
 
     async def kick_off(self, call: OperationCall) -> FhirResponse:
         """https://hl7.org/fhir/uv/bulkdata/export.html#bulk-data-kick-off-request"""
@@ -188,7 +190,7 @@ class Exporter:
     ) -> list[tuple[str, int]]:
         """Every matching resource of the type, page by page with the store's keyset cursor."""
         query = await restrict_query(
-            SearchQuery(rtype, self._criteria(plan, rtype), PAGE, with_total=False), visibility
+            SearchQuery(rtype, self._criteria(plan, rtype), self.page_size, with_total=False), visibility
         )
         writer = job.writer(rtype)
         exported = 0

@@ -249,6 +249,12 @@ class JobStore:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     @staticmethod
     async def _run(job: Job, work: Coroutine[Any, Any, dict[str, Any]]) -> None:
         try:
