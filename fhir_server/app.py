@@ -18,9 +18,11 @@ from fhir_server.api.everything import register_everything
 from fhir_server.api.health import healthz, readiness
 from fhir_server.api.http import HttpAdapter
 from fhir_server.api.interactions import Interactions
+from fhir_server.api.limits import LimitsMiddleware
 from fhir_server.api.metrics import Metrics, MetricsMiddleware
 from fhir_server.api.mr.register import register_mr
 from fhir_server.api.mr.status_keeper import keep_statuses
+from fhir_server.api.openapi import OpenApiDocs
 from fhir_server.api.operations import OperationRegistry
 from fhir_server.api.request_log import RequestLogMiddleware
 from fhir_server.api.terminology_operations import register_terminology_operations
@@ -170,12 +172,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readiness(store), methods=["GET"], include_in_schema=False)
+    docs = OpenApiDocs(capability, operations)  # a self-contained page: no assets from a CDN
+    app.add_api_route("/openapi.json", docs.document, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs", docs.page, methods=["GET"], include_in_schema=False)
     # every other path is FHIR: a plain ASGI mount, without FastAPI's per-route machinery
     app.state.access_gate = gate
     for route in auth_routes(settings) if settings.auth else []:
         app.router.routes.append(route)
     app.router.routes.extend(bulk_data.routes(gate))  # job URLs: NDJSON, outside the FHIR catch-all
     app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes, gate).asgi)
+    limits = {"max_concurrent": settings.max_concurrent_requests, "timeout_seconds": settings.request_timeout_seconds}
+    app.add_middleware(LimitsMiddleware, **limits)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     """Seconds an access token minted by the built-in authorization server stays valid."""
     bulk_retention_hours: float = 24
     """Hours a Bulk Data job (its status, manifest and NDJSON files in <data dir>/bulk) is kept."""
+    max_concurrent_requests: int = 256
+    """Requests in flight at once, per worker process; more get 429 with Retry-After (0: no limit)."""
+    request_timeout_seconds: float = 60.0
+    """A request not answered in this time is cancelled and answered 503 (0: no limit)."""
 
     def mr_rules(self) -> MrRuleSettings:
         if self.mr_rules_file is None:

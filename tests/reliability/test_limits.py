@@ -1,0 +1,153 @@
+"""Every configurable limit over real HTTP (issue 11.4), as README's "Reliability" table lists
+them: body size and Bundle entries (413), ``_count`` (capped; malformed → 400), ``_include``
+fan-out (cut, with a warning), requests in flight (429 + Retry-After), request time (503, and
+nothing of the cancelled request written). Each refusal is an OperationOutcome.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from reliability_kit import FHIR_JSON, JSON_HEADERS, ServerFactory, assert_outcome, history_total
+
+SMALL = {
+    "FHIR_SERVER_MAX_BODY_BYTES": "4000",
+    "FHIR_SERVER_MAX_BUNDLE_ENTRIES": "3",
+    "FHIR_SERVER_MAX_PAGE_SIZE": "5",
+    "FHIR_SERVER_MAX_CONCURRENT_REQUESTS": "1",
+}
+TAG = "urn:test:limits"
+
+
+def tagged_patient(marker: str) -> dict:
+    return {"resourceType": "Patient", "meta": {"tag": [{"system": TAG, "code": marker}]}, "name": [{"family": "Lim"}]}
+
+
+def transaction(entries: int, marker: str) -> dict:
+    entry = {"resource": tagged_patient(marker), "request": {"method": "POST", "url": "Patient"}}
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [entry] * entries}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A server with every limit set low."""
+    folder = tmp_path_factory.mktemp("small")
+    (folder / "logs").mkdir()
+    factory = ServerFactory(folder / "logs")
+    try:
+        yield factory(folder / "data", env=SMALL)
+    finally:
+        factory.stop_all()
+
+
+@contextmanager
+def upload_in_progress(server, body: bytes, path: str = "/Patient") -> Iterator[socket.socket]:
+    """A request whose body is sent only in part: it stays in flight until the rest follows."""
+    with socket.create_connection((server.host, server.port), timeout=30) as s:
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {FHIR_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"
+        s.sendall(head.encode() + body[:10])
+        yield s
+
+
+def answer(s: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < content_length(data):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def content_length(data: bytes) -> int:
+    for line in data.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def test_body_size_413(small):
+    big = tagged_patient("big") | {"address": [{"line": [f"{i}, rue de la Gare"]} for i in range(200)]}
+    with small.client() as c:
+        before = history_total(c)
+        assert_outcome(c.post("/Patient", json=big, headers=JSON_HEADERS), 413)
+        chunked = iter([httpx.Request("POST", "/", json=big).content])  # no Content-Length
+        assert_outcome(c.post("/Patient", content=chunked, headers=JSON_HEADERS), 413)
+        assert c.post("/Patient", json=tagged_patient("small"), headers=JSON_HEADERS).status_code == 201
+        assert history_total(c) == before + 1
+
+
+def test_bundle_entries_413(small):
+    with small.client() as c:
+        assert_outcome(c.post("/", json=transaction(4, "four"), headers=JSON_HEADERS), 413)
+        assert c.get("/Patient", params={"_tag": f"{TAG}|four"}).json()["total"] == 0
+        assert c.post("/", json=transaction(3, "three"), headers=JSON_HEADERS).status_code == 200
+
+
+def test_count_is_capped_at_the_page_size_limit(small):
+    """Like HAPI and Firely, a ``_count`` above the maximum is lowered to it (the self link says
+    so), and the rest is a page away; a ``_count`` that is not a number is a 400."""
+    with small.client() as c:
+        for _ in range(7):
+            assert c.post("/Patient", json=tagged_patient("page"), headers=JSON_HEADERS).status_code == 201
+        bundle = c.get("/Patient", params={"_tag": f"{TAG}|page", "_count": "50"}).json()
+        assert len(bundle["entry"]) == 5 and bundle["total"] == 7
+        links = {link["relation"]: link["url"] for link in bundle["link"]}
+        assert "_count=5" in links["self"] and "next" in links
+        assert len(c.get(links["next"]).json()["entry"]) == 2
+        assert_outcome(c.get("/Patient", params={"_count": "many"}), 400)
+        assert_outcome(c.get("/Patient/_history", params={"_count": "-1"}), 400)
+
+
+def test_include_fan_out_is_cut_with_a_warning(servers, tmp_path):
+    server = servers(tmp_path / "data")
+    with server.client() as c:
+        pid = c.post("/Patient", json=tagged_patient("fan"), headers=JSON_HEADERS).json()["id"]
+        condition = {"resourceType": "Condition", "subject": {"reference": f"Patient/{pid}"}, "code": {"text": "x"}}
+        entry = {"resource": condition, "request": {"method": "POST", "url": "Condition"}}
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry] * 1001}
+        assert c.post("/", json=bundle, headers=JSON_HEADERS).status_code == 200
+        found = c.get("/Patient", params={"_id": pid, "_revinclude": "Condition:subject"}).json()
+    modes = [e["search"]["mode"] for e in found["entry"]]
+    assert modes.count("match") == 1 and modes.count("include") == 1000
+    warning = next(e["resource"] for e in found["entry"] if e["search"]["mode"] == "outcome")
+    assert warning["issue"][0]["code"] == "too-costly" and "1000" in warning["issue"][0]["diagnostics"]
+
+
+def test_requests_beyond_the_concurrency_limit_get_429(small):
+    body = httpx.Request("POST", "/", json=tagged_patient("slow")).content
+    with small.client() as c, upload_in_progress(small, body) as slow:
+        deadline = time.monotonic() + 5
+        while (response := c.get("/metadata")).status_code != 429 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the server has started on the slow request
+        outcome = assert_outcome(response, 429)
+        assert outcome["issue"][0]["code"] == "throttled"
+        assert response.headers["Retry-After"] == "1"
+        assert c.get("/healthz").status_code == 200  # probes are never limited
+        slow.sendall(body[10:])
+        assert answer(slow)[0] == 201
+        assert c.get("/metadata").status_code == 200  # the slot is free again
+
+
+def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_path):
+    server = servers(tmp_path / "data", env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1"})
+    marker = uuid.uuid4().hex
+    body = httpx.Request("POST", "/", json=transaction(3, marker)).content
+    with server.client() as c:
+        before = history_total(c)
+        with upload_in_progress(server, body, path="/") as slow:
+            time.sleep(1.5)
+            status, outcome = answer(slow)
+        assert status == 503
+        assert b'"code":"timeout"' in outcome
+        assert c.get("/Patient", params={"_tag": f"{TAG}|{marker}"}).json()["total"] == 0
+        assert history_total(c) == before
+        assert c.post("/", json=transaction(3, marker), headers=JSON_HEADERS).status_code == 200  # nothing stuck
