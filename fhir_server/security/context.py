@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from fhir_server.api.mr.facts import mr_member
 from fhir_server.errors import Forbidden, MethodNotAllowed, NotFound
+from fhir_server.fhir.lu_resources import mr_member
 from fhir_server.fhir.search.restriction import visible
 from fhir_server.security.actor import Actor
 from fhir_server.security.compartment import CompartmentReader, in_compartment_types

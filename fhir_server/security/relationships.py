@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from fhir_server.api.mr import names
-from fhir_server.api.mr.facts import day_of, is_mr_careteam, mr_member
+from fhir_server.fhir import lu_names as names
+from fhir_server.fhir.lu_resources import day_of, is_mr_careteam, mr_member
 from fhir_server.fhir.repository import Repository
 from fhir_server.security.consent import PatientChoices, patient_choices
 

@@ -20,10 +20,11 @@ from typing import Any
 import orjson
 
 from fhir_server.api.messages import FhirResponse
-from fhir_server.api.mr import names
-from fhir_server.api.mr.facts import MrFacts, day_of
+from fhir_server.api.mr.facts import MrFacts
 from fhir_server.api.operations import OperationCall
 from fhir_server.errors import BadRequest, FhirError, Unprocessable
+from fhir_server.fhir import lu_names as names
+from fhir_server.fhir.lu_resources import day_of
 from fhir_server.mr.consultation_limits import adjudicate_consultations
 from fhir_server.mr.eligibility import DoctorFacts
 from fhir_server.mr.mr03 import check_mr03

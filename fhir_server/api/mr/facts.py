@@ -13,14 +13,13 @@ Mapping (profiles/README.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import orjson
 
-from fhir_server.api.mr import names
 from fhir_server.errors import NotFound
-from fhir_server.fhir.dates import parse_date_range
+from fhir_server.fhir import lu_names as names
+from fhir_server.fhir.lu_resources import codings, day_of, extension, has_coding, is_mr_careteam, mr_member
 from fhir_server.fhir.repository import Repository
 from fhir_server.mr.calendar import Span
 from fhir_server.mr.eligibility import AldRecognition, DoctorFacts, PatientFacts
@@ -28,46 +27,6 @@ from fhir_server.mr.relationship import MrRelationship
 from fhir_server.store.base import StoreReader
 
 MAX_FACTS = 500  # resources of one kind read for one patient or doctor
-
-
-def day_of(value: str | None, tz: Any) -> date | None:
-    """The Luxembourg calendar date a FHIR date/dateTime starts on."""
-    if not value:
-        return None
-    low, _ = parse_date_range(value, tz)
-    return datetime.fromtimestamp(low / 1_000_000, tz).date()
-
-
-def _codings(concept: Any) -> list[dict[str, Any]]:
-    return [c for c in (concept or {}).get("coding", []) if isinstance(c, dict)] if isinstance(concept, dict) else []
-
-
-def has_coding(concept: Any, system: str, code: str | None = None) -> bool:
-    return any(c.get("system") == system and (code is None or c.get("code") == code) for c in _codings(concept))
-
-
-def is_mr_careteam(resource: dict[str, Any]) -> bool:
-    return resource.get("resourceType") == "CareTeam" and any(
-        has_coding(category, names.CARETEAM_CATEGORY, names.ROLE_MR) for category in resource.get("category", [])
-    )
-
-
-def is_resume_patient(resource: dict[str, Any]) -> bool:
-    return resource.get("resourceType") == "Composition" and has_coding(
-        resource.get("type"), names.LOINC, names.RESUME_PATIENT_TYPE
-    )
-
-
-def mr_member(care_team: dict[str, Any]) -> str | None:
-    """The reference of the MR participant (Practitioner/… or PractitionerRole/…)."""
-    for participant in care_team.get("participant", []):
-        if any(has_coding(role, names.CARETEAM_ROLE, names.ROLE_MR) for role in participant.get("role", [])):
-            return (participant.get("member") or {}).get("reference")
-    return None
-
-
-def extension(resource: dict[str, Any], url: str) -> dict[str, Any] | None:
-    return next((e for e in resource.get("extension", []) if e.get("url") == url), None)
 
 
 @dataclass
@@ -112,7 +71,7 @@ class MrFacts:
             and not has_coding(
                 c.get("clinicalStatus"), "http://terminology.hl7.org/CodeSystem/condition-clinical", "resolved"
             )
-            for coding in _codings(c.get("code"))
+            for coding in codings(c.get("code"))
             if coding.get("system") == names.ALD_SYSTEM and coding.get("code")
         )
         dsp_ext = extension(patient, names.EXT_DSP_STATUS)
@@ -135,7 +94,7 @@ class MrFacts:
         return [
             c["code"]
             for cond in conditions
-            for c in _codings(cond.get("code"))
+            for c in codings(cond.get("code"))
             if c.get("system") == names.ICD10_SYSTEM and c.get("code")
         ]
 
@@ -147,7 +106,7 @@ class MrFacts:
             names.DISCIPLINE_BY_SNOMED[c["code"]]
             for role in roles
             for specialty in role.get("specialty", [])
-            for c in _codings(specialty)
+            for c in codings(specialty)
             if c.get("system") == names.SNOMED and c.get("code") in names.DISCIPLINE_BY_SNOMED
         )
         hospital = any(

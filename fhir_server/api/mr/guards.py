@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fhir_server.api.mr.facts import MrFacts, is_resume_patient
+from fhir_server.api.mr.facts import MrFacts
 from fhir_server.errors import Forbidden, Issue
+from fhir_server.fhir.lu_resources import is_resume_patient
 from fhir_server.mr.resume import may_write_resume
 from fhir_server.security.gate import current_access
 from fhir_server.store.base import StoreReader

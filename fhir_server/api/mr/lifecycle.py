@@ -12,11 +12,12 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_server.api.messages import FhirResponse
-from fhir_server.api.mr import names
-from fhir_server.api.mr.facts import MrFacts, day_of, extension, is_mr_careteam, mr_member
+from fhir_server.api.mr.facts import MrFacts
 from fhir_server.api.mr.outcomes import date_parameter, refuse
 from fhir_server.api.operations import OperationCall
 from fhir_server.errors import BadRequest, Conflict, Unprocessable
+from fhir_server.fhir import lu_names as names
+from fhir_server.fhir.lu_resources import day_of, extension, is_mr_careteam, mr_member
 from fhir_server.mr.declaration import validate_declaration
 from fhir_server.mr.relationship import MrRelationship
 from fhir_server.mr.revocation import end_by_death, revoke

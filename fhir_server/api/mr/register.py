@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.api.mr import names
 from fhir_server.api.mr.claims import ClaimPrestations, ClaimSubmission
 from fhir_server.api.mr.facts import MrFacts
 from fhir_server.api.mr.guards import ResumeAuthorGuard
@@ -14,6 +13,7 @@ from fhir_server.api.mr.status import MrStatus
 from fhir_server.api.operation_definitions import ParameterSpec as P
 from fhir_server.api.operation_definitions import operation_definition
 from fhir_server.api.operations import Operation, OperationRegistry
+from fhir_server.fhir import lu_names as names
 from fhir_server.fhir.repository import Repository
 from fhir_server.mr.settings import MrRuleSettings
 from fhir_server.terminology.service import TerminologyService

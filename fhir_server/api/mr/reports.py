@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir_server.api.messages import FhirResponse
-from fhir_server.api.mr import names
 from fhir_server.api.mr.claims import ClaimPrestations
 from fhir_server.api.mr.outcomes import date_parameter, parameter
 from fhir_server.api.operations import OperationCall
 from fhir_server.errors import Unprocessable
+from fhir_server.fhir import lu_names as names
 from fhir_server.mr.candidates import mr_candidates
 from fhir_server.mr.prestations_summary import summary_due_on
 from fhir_server.mr.settings import MrRuleSettings

@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 
 from fhir_server.api.messages import FhirResponse
-from fhir_server.api.mr import names
-from fhir_server.api.mr.facts import MrFacts, day_of, has_coding
+from fhir_server.api.mr.facts import MrFacts
 from fhir_server.api.mr.outcomes import date_parameter, parameter
 from fhir_server.api.operations import OperationCall
+from fhir_server.fhir import lu_names as names
+from fhir_server.fhir.lu_resources import day_of, has_coding
 from fhir_server.fhir.search.query import HistoryQuery
 from fhir_server.mr.mr03 import mr03_status
 from fhir_server.mr.relationship import mr_on

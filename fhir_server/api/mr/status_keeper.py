@@ -10,8 +10,8 @@ import asyncio
 import logging
 from datetime import datetime
 
-from fhir_server.api.mr import names
 from fhir_server.api.mr.facts import MrFacts
+from fhir_server.fhir import lu_names as names
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 600
