@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from mongo_backend import backends, database_url
 from reliability_kit import FHIR_JSON, JSON_HEADERS, ServerFactory, assert_outcome, history_total
 
 SMALL = {
@@ -151,3 +152,24 @@ def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_pa
         assert c.get("/Patient", params={"_tag": f"{TAG}|{marker}"}).json()["total"] == 0
         assert history_total(c) == before
         assert c.post("/", json=transaction(3, marker), headers=JSON_HEADERS).status_code == 200  # nothing stuck
+
+
+@pytest.mark.skipif("mongo" not in backends(), reason="FHIR_TEST_BACKENDS has no mongo")
+def test_a_transaction_cut_by_the_timeout_on_mongodb_is_all_or_nothing(servers, tmp_path, request):
+    """On MongoDB every store call awaits the network, so the timeout lands inside the store
+    transaction: it must abort, leaving nothing. (SQLite never yields inside a transaction.)"""
+    url = database_url(request.getfixturevalue("mongo_server_url"), f"timeout{uuid.uuid4().hex[:8]}")
+    env = {"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "0.5"}
+    server = servers(tmp_path / "data", args=["--store", url], env=env, wait=False)
+    server.wait_ready(timeout=120)
+    marker = uuid.uuid4().hex
+    with server.client(timeout=120) as c:
+        before = history_total(c)
+        response = c.post("/", json=transaction(1000, marker), headers=JSON_HEADERS)
+        stored = c.get("/Patient", params={"_tag": f"{TAG}|{marker}", "_total": "accurate"}).json()["total"]
+        if response.status_code == 200:  # the cancellation was absorbed: then every entry is there
+            assert stored == 1000 and history_total(c) == before + 1000
+        else:
+            assert_outcome(response, 503)
+            assert stored == 0 and history_total(c) == before
+        assert c.post("/", json=transaction(3, marker + "x"), headers=JSON_HEADERS).status_code == 200
