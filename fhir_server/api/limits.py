@@ -4,12 +4,12 @@
 - A request not answered within ``timeout_seconds`` is cancelled and answered 503.
 
 Cancelling cannot leave a write half done: a store transaction rolls back on any exception,
-cancellation included. The SQLite store runs its statements on the event loop, so a
-cancellation lands between statements, never inside one — and a single long statement runs
-to its end before the 503 goes out. Once the answer has started the request is no longer
-cancelled, and on SQLite no await lies between a COMMIT and the answer: a write answered 503
-was rolled back. On MongoDB a timeout during the commit itself leaves the outcome unknown, as
-a lost connection would. A batch is not atomic: entries done before the timeout stay done.
+cancellation included. For a 503 to mean "not written", a store that awaits its COMMIT must,
+once the COMMIT has succeeded, return normally rather than raise the cancellation (the answer
+then goes out as usual); on MongoDB a timeout during the commit itself leaves the outcome
+unknown, as a lost connection would. A long synchronous step (one big SQLite query on the event
+loop) is not interrupted: the 503 follows at its next await. Once the answer has started, the
+request is no longer cancelled. A batch is not atomic: entries done before the timeout stay done.
 Either value 0 turns its limit off.
 """
 

@@ -210,7 +210,11 @@ def _components(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "schemas": schemas,
         "parameters": parameters,
         "responses": {
-            "Error": {"description": "Refused: an OperationOutcome says why", **error},
+            "Error": {
+                "description": "Refused: an OperationOutcome says why. A request that is not valid HTTP (a control "
+                "character in a header, a space in the path) is refused by the HTTP server itself, in plain text",
+                "content": {**error["content"], "text/plain": {"schema": {"type": "string"}}},
+            },
             "TooManyRequests": {
                 "description": "More requests in flight than the server accepts: retry later",
                 "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
