@@ -75,7 +75,7 @@ def access_gate(
         CareRelations(repository, tz),
         CompartmentReader(registry),
         frozenset(settings.auth_cns_clients),
-        AuditTrail(repository, settings.public_base()),
+        AuditTrail(repository, settings.public_base(), batch_size=500, flush_interval=0.2),
     )
 
 

@@ -290,7 +290,26 @@ class SqliteStore(_SqliteReader, Store):
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """COMMIT in a worker thread: its fsync (``synchronous=FULL``) then does not stop the event
+        loop, and reads go on through their own connection. The lock is held until it is done,
+        even when the waiting task is cancelled (e.g. by the request time limit)."""
+        done = asyncio.ensure_future(asyncio.to_thread(self._writer.execute, "COMMIT"))
+        cancelled = False
+        while not done.done():
+            try:
+                await asyncio.wait({done})  # unlike awaiting it, a cancellation here leaves it running
+            except asyncio.CancelledError:
+                cancelled = True
+        error = done.exception()
+        if error is not None:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+            raise error
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def close(self) -> None:
         self._conn.close()

@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from profile_names import MATRICULE, TEST_EXT, TEST_PATIENT
 
 from fhir_server.fhir.profiles import ProfileValidator
 from fhir_server.terminology import TerminologyService
-
-TEST_PATIENT = "https://fhir.mr.lu/test/StructureDefinition/test-patient"
-TEST_EXT = "https://fhir.mr.lu/test/StructureDefinition/test-dsp"
-MATRICULE = "urn:oid:1.3.182.4.4"
 
 PROFILES = [
     {

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import MATRICULE, TEST_EXT, TEST_PATIENT
+from profile_names import MATRICULE, TEST_EXT, TEST_PATIENT
 
 from fhir_server.fhir.profiles import ProfileValidator
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import bearer
+from security_kit import bearer
 from test_consent_effects import BTG_POLICY, CONDITION, CONSENT, MARIE, REUTER, WEBER
 
 

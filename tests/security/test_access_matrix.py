@@ -10,7 +10,7 @@ and claims only; a system client everything its scopes allow).
 from __future__ import annotations
 
 import pytest
-from conftest import Tokens, bearer
+from security_kit import Tokens, bearer
 
 MARIE, JEAN, NOAH, JOSIANE, LUC, TOM = (
     "lu-patient-marie-schmit",

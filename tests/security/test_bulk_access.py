@@ -9,7 +9,7 @@ import time
 
 import orjson
 import pytest
-from conftest import bearer
+from security_kit import bearer
 from test_access_log import _by, _events
 from test_consent_effects import CONDITION, MARIE, RESUME, WEBER, _change_consent
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import Tokens, bearer
+from security_kit import Tokens, bearer
 
 MARIE = "lu-patient-marie-schmit"
 WEBER = "lu-practitioner-claude-weber"  # Marie's MR

@@ -7,9 +7,9 @@ import base64
 import time
 
 import pytest
-from conftest import BASE, ISSUER, Tokens, bearer
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from security_kit import BASE, ISSUER, Tokens, bearer
 
 from fhir_server.security.keys import SigningKeys
 
