@@ -133,11 +133,14 @@ class Writer:
 
 
 async def write_until_killed(ledger: Ledger, server: Any, writers: int, kill_after: float, seed: int) -> None:
-    """Run the writers against ``server``, SIGKILL it after ``kill_after`` seconds, wait for them."""
+    """Run the writers against ``server``; once a first write is acknowledged, SIGKILL it
+    ``kill_after`` seconds later; wait for the writers to notice."""
     rng = random.Random(seed)
     limits = httpx.Limits(max_connections=writers)
     async with server.async_client(limits=limits, timeout=30.0) as client:
         tasks = [asyncio.create_task(Writer(ledger, client, random.Random(rng.random())).run()) for _ in range(writers)]
+        while not (ledger.acknowledged or ledger.errors or all(task.done() for task in tasks)):
+            await asyncio.sleep(0.01)
         await asyncio.sleep(kill_after)
         server.kill9()
         await asyncio.gather(*tasks)

@@ -139,13 +139,13 @@ def test_requests_beyond_the_concurrency_limit_get_429(small):
 
 
 def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_path):
-    server = servers(tmp_path / "data", env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1"})
+    server = servers(tmp_path / "data", env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "2"})
     marker = uuid.uuid4().hex
     body = httpx.Request("POST", "/", json=transaction(3, marker)).content
     with server.client() as c:
         before = history_total(c)
         with upload_in_progress(server, body, path="/") as slow:
-            time.sleep(1.5)
+            time.sleep(2.5)
             status, outcome = answer(slow)
         assert status == 503
         assert b'"code":"timeout"' in outcome
@@ -159,7 +159,7 @@ def test_a_transaction_cut_by_the_timeout_on_mongodb_is_all_or_nothing(servers, 
     """On MongoDB every store call awaits the network, so the timeout lands inside the store
     transaction: it must abort, leaving nothing. (SQLite never yields inside a transaction.)"""
     url = database_url(request.getfixturevalue("mongo_server_url"), f"timeout{uuid.uuid4().hex[:8]}")
-    env = {"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "0.5"}
+    env = {"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1"}
     server = servers(tmp_path / "data", args=["--store", url], env=env, wait=False)
     server.wait_ready(timeout=120)
     marker = uuid.uuid4().hex
