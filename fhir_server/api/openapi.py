@@ -31,6 +31,8 @@ _VALUE_PATTERNS = {
     "quantity": _PREFIX + _NUMBER + r"(\|[^|,]*(\|[^|,]*)?)?",
 }
 """Search value syntax by FHIR search type (https://hl7.org/fhir/R4/search.html#ptypes); other types take any text."""
+ASYNC_DEFINITIONS = "http://hl7.org/fhir/uv/bulkdata/"
+"""Operations of the Bulk Data IG run asynchronously: ``Prefer: respond-async``, then 202."""
 _RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
     "_count": {"type": "integer", "minimum": 0},
     "_summary": {"type": "string", "enum": ["true", "text", "data", "count", "false"]},
@@ -188,6 +190,12 @@ def _components(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "_pretty": {"name": "_pretty", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
         "_since": {"name": "_since", "in": "query", "schema": {"type": "string", "pattern": f"^{_DATE}$"}},
         "history_count": {"name": "_count", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        "respond-async": {
+            "name": "Prefer",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "enum": ["respond-async"]},
+        },
         **{
             name: {"name": name, "in": "header", "description": doc, "schema": {"type": "string"}}
             for name, doc in _HEADERS.items()
@@ -233,6 +241,18 @@ def _components(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _answers(op: Operation) -> dict[str, Any]:
+    """What an operation answers and the headers it needs: Bulk Data's run asynchronously."""
+    if not op.definition.startswith(ASYNC_DEFINITIONS):
+        return {"responses": _responses({"200": _ok("The operation's result", _schema("Resource"))})}
+    started = {
+        "description": "Started; poll the status URL in Content-Location",
+        "headers": {"Content-Location": {"schema": {"type": "string"}}},
+        **_json(_schema("OperationOutcome")),
+    }
+    return {"parameters": [_param("respond-async")], "responses": _responses({"202": started})}
+
+
 def _operation_paths(prefix: str, operations: list[Operation], tag: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in operations:
@@ -240,7 +260,7 @@ def _operation_paths(prefix: str, operations: list[Operation], tag: str) -> dict
             "tags": [tag],
             "summary": f"${op.name}",
             "description": f"{op.documentation}\n\nDefinition: {op.definition}".strip(),
-            "responses": _responses({"200": _ok("The operation's result", _schema("Resource"))}),
+            **_answers(op),
         }
         item: dict[str, Any] = {
             "post": {

@@ -56,6 +56,9 @@ def test_document_follows_the_capability_statement(client):
     assert paths["/CareTeam/{id}/$validate-declaration"].keys() == {"post", "parameters"}  # changes state: POST only
     assert {"get", "post"} <= paths["/Patient/{id}/$mr-status"].keys()
     assert "application/json-patch+json" in paths["/Patient/{id}"]["patch"]["requestBody"]["content"]
+    export = paths["/$export"]["get"]  # Bulk Data: asynchronous
+    assert "202" in export["responses"] and "200" not in export["responses"]
+    assert parameter_names(document, export["parameters"]) == {"Prefer"}
 
 
 def test_typed_search_parameters(client):
