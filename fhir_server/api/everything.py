@@ -23,6 +23,7 @@ from fhir_server.errors import BadRequest
 from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.search.query import Clause, Criterion, InCompartment, SearchQuery, TokenValue
 from fhir_server.fhir.search.restriction import visible
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.security.compartment import PATIENT_COMPARTMENT
 from fhir_server.security.gate import current_access
 from fhir_server.store.base import StoredVersion
@@ -52,7 +53,7 @@ def _cursor(raw: str | None, types: tuple[str, ...]) -> tuple[int, str | None]:
     if raw is None:
         return 0, None
     index, _, store_cursor = raw.partition(".")
-    if not index.isdigit() or int(index) >= len(types):
+    if not ascii_digits(index) or int(index) >= len(types):
         raise BadRequest(f"_cursor '{raw}' is not a $everything cursor", expression="_cursor")
     return int(index), store_cursor or None
 
@@ -75,7 +76,7 @@ class Everything:
     def _count(self, raw: str | None) -> int:
         if raw is None:
             return 50
-        if not raw.isdigit() or int(raw) == 0:
+        if not ascii_digits(raw) or int(raw) == 0:
             raise BadRequest(f"_count must be a positive integer, not '{raw}'", expression="_count")
         return min(int(raw), self.max_count)
 

@@ -21,6 +21,7 @@ from fhir_server.api.messages import FhirRequest, FhirResponse
 from fhir_server.api.negotiation import FHIR_JSON, check_acceptable, parse_body
 from fhir_server.api.subsetting import check_summary, subset
 from fhir_server.errors import FhirError, Issue, PayloadTooLarge, operation_outcome
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.security.context import AccessContext
 from fhir_server.security.gate import AccessGate, enter, leave
 
@@ -33,7 +34,7 @@ _FORM = "application/x-www-form-urlencoded"
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and ascii_digits(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"The body ({declared} bytes) is larger than the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -84,9 +85,12 @@ class HttpAdapter:
                 leave(token)
         client = request.client.host if request.client else None
         interaction = interaction_code(method, segments)
-        await self.gate.audit(
-            context, interaction, response.status_code, segments, request.url.query, request.headers, client
-        )
+        try:
+            await self.gate.audit(
+                context, interaction, response.status_code, segments, request.url.query, request.headers, client
+            )
+        except FhirError as exc:  # an access that cannot be recorded is not answered
+            return error_response(exc.status, exc.issues, exc.headers)
         return response
 
     async def _dispatch(self, request: Request, method: str, segments: list[str]) -> Response:
@@ -96,6 +100,8 @@ class HttpAdapter:
             return self._render(req, await handler(self.interactions, req, None))
         except FhirError as exc:
             return error_response(exc.status, exc.issues, exc.headers)
+        except RecursionError:  # a body nested deeper than any code path expects
+            return error_response(400, [Issue("structure", "The request is nested too deeply")])
         except Exception:  # noqa: BLE001 - the last line of defence: log, never leak
             log.exception("Unhandled error on %s %s", request.method, request.url.path)
             return error_response(500, [Issue("exception", "Internal server error; the details are in the server log")])

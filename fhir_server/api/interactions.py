@@ -24,6 +24,7 @@ from fhir_server.errors import BadRequest, Forbidden, Gone, MethodNotAllowed, No
 from fhir_server.fhir.dates import parse_date_range
 from fhir_server.fhir.repository import Repository, WriteResult, parse_etag
 from fhir_server.fhir.search.query import HistoryQuery
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.security.gate import current_access
 from fhir_server.store.base import StoredVersion, StoreReader, StoreTransaction
 
@@ -220,7 +221,7 @@ class Interactions:
             except ValueError as exc:
                 raise BadRequest(f"Invalid _since: {exc}", expression="_since") from None
         count_raw = req.param("_count") or "20"
-        if not count_raw.isdigit():
+        if not ascii_digits(count_raw):
             raise BadRequest(f"_count must be a non-negative integer, not '{count_raw}'", expression="_count")
         query = HistoryQuery(rtype, rid, since_us, min(int(count_raw), self.max_count), req.param("_cursor"))
         page = await self.repository.history(query)

@@ -21,6 +21,7 @@ from fhir_server.api.messages import FhirResponse
 from fhir_server.api.operations import Operation, OperationCall, OperationRegistry, Parameters
 from fhir_server.errors import BadRequest
 from fhir_server.fhir.repository import format_instant
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.terminology.service import TerminologyService, Validation
 
 OPDEF = "http://hl7.org/fhir/OperationDefinition/"
@@ -54,7 +55,7 @@ def _int(params: Parameters, name: str) -> int | None:
     raw = params.text(name)
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not ascii_digits(raw):
         raise BadRequest(f"Parameter '{name}' must be a non-negative integer, not '{raw}'", expression=name)
     return int(raw)
 

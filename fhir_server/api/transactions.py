@@ -78,7 +78,7 @@ class BundleProcessor:
             raise BadRequest(f"{where} has no request", expression=f"{where}.request")
         request = raw["request"]
         method, url = request.get("method"), request.get("url")
-        if method not in _ORDER or not isinstance(url, str) or not url:
+        if not isinstance(method, str) or method not in _ORDER or not isinstance(url, str) or not url:
             raise BadRequest(
                 f"{where}.request needs a method (GET, POST, PUT, PATCH, DELETE) and a url",
                 expression=f"{where}.request",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 
 
@@ -23,5 +24,11 @@ def number_range(value: str | int | float) -> tuple[float, float]:
         raise ValueError(f"'{value}' is not a finite number")
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)
-    half = Decimal(5).scaleb(exponent - 1)
-    return float(number - half), float(number + half)
+    try:
+        half = Decimal(5).scaleb(exponent - 1)
+        low, high = float(number - half), float(number + half)
+    except (ArithmeticError, ValueError):
+        raise ValueError(f"'{value}' is out of range") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"'{value}' is out of range")
+    return low, high

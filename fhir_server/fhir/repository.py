@@ -26,6 +26,7 @@ from fhir_server.fhir.search.includes import resolve_includes
 from fhir_server.fhir.search.parser import ParsedSearch, SearchParser
 from fhir_server.fhir.search.query import HistoryQuery
 from fhir_server.fhir.search.restriction import SearchRestriction, restrict_query
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.fhir.validation import validate_structure
 from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 
@@ -43,7 +44,7 @@ def format_instant(us: int) -> str:
 def parse_etag(value: str) -> int:
     """``W/"3"`` or ``"3"`` → 3 (https://hl7.org/fhir/R4/http.html#concurrency)."""
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not ascii_digits(text):
         raise BadRequest(f"'{value}' is not a version ETag such as W/\"3\"")
     return int(text)
 
@@ -136,7 +137,7 @@ class Repository:
     async def vread(
         self, resource_type: str, resource_id: str, version: str, reader: StoreReader | None = None
     ) -> StoredVersion:
-        if not version.isdigit():
+        if not ascii_digits(version):
             raise NotFound(f"{resource_type}/{resource_id} has no version '{version}'")
         found = await (reader or self.store).vread(resource_type, resource_id, int(version))
         if found is None:
@@ -272,6 +273,8 @@ class Repository:
                 patched = jsonpatch.apply_patch(load_json(current), operations)
             except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
                 raise Unprocessable(f"JSON Patch could not be applied: {exc}") from None
+            if not isinstance(patched, dict):
+                raise Unprocessable("A patch must leave a resource (a JSON object), not replace it")
             if patched.get("resourceType") != resource_type or patched.get("id") != resource_id:
                 raise Unprocessable("A patch may not change resourceType or id")
             validate_structure(patched, resource_type)

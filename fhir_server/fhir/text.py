@@ -16,3 +16,9 @@ def normalize_string(s: str) -> str:
     decomposed = unicodedata.normalize("NFKD", s.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.split())
+
+
+def ascii_digits(text: str, max_length: int = 18) -> bool:
+    """A plain non-negative integer that fits in 64 bits: ASCII digits only (``str.isdigit`` also
+    accepts '²' and other Unicode digits that ``int`` refuses)."""
+    return 0 < len(text) <= max_length and text.isascii() and text.isdigit()

@@ -65,12 +65,14 @@ def validate_structure(resource: Any, expected_type: str) -> None:
             f"resourceType '{actual}' does not match the endpoint's type '{expected_type}'", expression="resourceType"
         )
     rid = resource.get("id")
-    if rid is not None and (not isinstance(rid, str) or not ID_PATTERN.match(rid)):
+    if rid is not None and (not isinstance(rid, str) or not ID_PATTERN.match(rid) or not rid.strip(".")):
         raise BadRequest(f"'{rid}' is not a valid FHIR id", expression=f"{expected_type}.id")
     issues: list[Issue] = []
-    _empty_issues(resource, expected_type, issues)
     try:
+        _empty_issues(resource, expected_type, issues)
         model_class(expected_type).model_validate(resource)
+    except RecursionError:
+        raise BadRequest("The resource is nested too deeply to be a FHIR resource") from None
     except ValidationError as exc:
         for err in exc.errors():
             path = _path(expected_type, tuple(err["loc"]))

@@ -82,6 +82,11 @@ class AuditTrail:
         if self._task is None and not self._closed:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-trail")
 
+    @property
+    def backlog(self) -> int:
+        """Records queued and not yet written."""
+        return len(self._queue)
+
     def record(self, record: AccessRecord) -> None:
         """Enqueue; never blocks, never raises into the request."""
         try:

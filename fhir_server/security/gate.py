@@ -20,6 +20,9 @@ from fhir_server.security.context import AccessContext
 from fhir_server.security.relationships import CareRelations
 from fhir_server.security.tokens import TokenVerifier
 
+BACKPRESSURE = 5_000
+"""Queued audit records beyond which a request waits for its own to be written: under sustained
+load callers slow down to the pace of the audit trail instead of accesses going unrecorded."""
 _current: ContextVar[AccessContext | None] = ContextVar("access_context", default=None)
 
 
@@ -100,7 +103,7 @@ class AccessGate:
             for patient, resources in touched.items()
         ] or [base]
         for record in records:
-            if glass is not None:
-                await self.trail.record_now(record)
+            if glass is not None or self.trail.backlog >= BACKPRESSURE:
+                await self.trail.record_now(record)  # raises 503 when it cannot be stored
             else:
                 self.trail.record(record)

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from fhir_server.fhir import lu_names as names
 from fhir_server.fhir.lu_resources import day_of, is_mr_careteam, mr_member
 from fhir_server.fhir.repository import Repository
 from fhir_server.security.consent import PatientChoices, patient_choices
@@ -47,17 +46,13 @@ class CareRelations:
         return frozenset([practitioner, *(f"PractitionerRole/{r['id']}" for r in roles)])
 
     async def mr_patients(self, identities: frozenset[str]) -> set[str]:
-        teams = await self._all(
-            "CareTeam",
-            [
-                ("participant", ",".join(sorted(identities))),
-                ("status", "active"),
-                ("category", f"{names.CARETEAM_CATEGORY}|{names.ROLE_MR}"),
-            ],
-        )
+        # only the selective criterion goes to the store: status and category match most CareTeams
+        teams = await self._all("CareTeam", [("participant", ",".join(sorted(identities)))])
         today = self.today()
         patients = set()
         for team in teams:
+            if team.get("status") != "active":
+                continue
             period = team.get("period") or {}
             start, end = day_of(period.get("start"), self.tz), day_of(period.get("end"), self.tz)
             if not is_mr_careteam(team) or mr_member(team) not in identities or start is None or start > today:
@@ -83,7 +78,7 @@ class CareRelations:
         by_patient: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
         for start in range(0, len(ids), PAGE):
             chunk = ",".join(f"Patient/{pid}" for pid in ids[start : start + PAGE])
-            for consent in await self._all("Consent", [("patient", chunk), ("status", "active")]):
+            for consent in await self._all("Consent", [("patient", chunk)]):  # patient_choices skips inactive ones
                 reference = (consent.get("patient") or {}).get("reference", "").removeprefix("Patient/")
                 if reference in by_patient:
                     by_patient[reference].append(consent)

@@ -29,6 +29,7 @@ from pymongo.write_concern import WriteConcern
 from fhir_server.errors import Conflict, FhirError, ServiceUnavailable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.mongo_schema import (
@@ -358,7 +359,7 @@ class _MongoTransaction(_MongoReader, StoreTransaction):
     async def reindex(
         self, resource_type: str, after: str | None, limit: int, extract: Callable[[bytes], ResourceIndex]
     ) -> tuple[int, str | None]:
-        start = int(after) if after and after.isdigit() else -1
+        start = int(after) if after and ascii_digits(after) else -1
         cursor = self._resources.find(
             {"type": resource_type, "body": {"$ne": None}, "seq": {"$gt": start}},
             {"body": 1, "seq": 1, "id": 1},

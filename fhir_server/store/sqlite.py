@@ -19,6 +19,7 @@ import orjson
 
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
+from fhir_server.fhir.text import ascii_digits
 from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_ENTRY_CLASSES, INDEX_ROWS, INDEX_TABLES
@@ -253,7 +254,7 @@ class _SqliteTransaction(_SqliteReader, StoreTransaction):
     async def reindex(
         self, resource_type: str, after: str | None, limit: int, extract: Callable[[bytes], ResourceIndex]
     ) -> tuple[int, str | None]:
-        start = int(after) if after and after.isdigit() else 0
+        start = int(after) if after and ascii_digits(after) else 0
         rows = self._conn.execute(
             "SELECT rid, body FROM resources WHERE type = ? AND body IS NOT NULL AND rid > ? ORDER BY rid LIMIT ?",
             (resource_type, start, limit),

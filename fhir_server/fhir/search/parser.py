@@ -25,7 +25,7 @@ from fhir_server.fhir.search.query import (
 )
 from fhir_server.fhir.search.values import ValueSetExpander
 from fhir_server.fhir.search_parameters import SearchParam, SearchParameterRegistry
-from fhir_server.fhir.text import normalize_string
+from fhir_server.fhir.text import ascii_digits, normalize_string
 
 RESULT_PARAMETERS = frozenset(
     {"_count", "_cursor", "_total", "_summary", "_elements", "_format", "_pretty", "_sort", "_contained"}
@@ -234,7 +234,7 @@ class SearchParser:
     def _count(self, raw: str | None) -> int:
         if raw is None:
             return self.default_count
-        if not raw.isdigit():
+        if not ascii_digits(raw):
             raise BadRequest(f"_count must be a non-negative integer, not '{raw}'", expression="_count")
         return min(int(raw), self.max_count)
 
