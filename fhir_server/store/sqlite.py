@@ -3,7 +3,8 @@
 One writer connection (all transactions, serialised by an asyncio lock and
 ``BEGIN IMMEDIATE`` so that several processes on one file stay safe) and one reader
 connection that sees only committed data. Calls are short and made directly in the
-event loop: cheaper than a thread-pool hop (../shared/design/performance-notes.md).
+event loop: cheaper than a thread-pool hop (../shared/design/performance-notes.md) —
+except COMMIT, whose fsync would stall every request: it runs in a worker thread.
 """
 
 from __future__ import annotations
