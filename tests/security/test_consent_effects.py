@@ -248,3 +248,19 @@ def test_a_legal_representative_writes_the_consent_of_the_child_only(fresh_secur
     ana = tokens.related_person("lu-relatedperson-ana-ferreira", "lu-patient-noah-ferreira")
     response = client.post("/Consent", json=consent, headers=bearer(ana))
     assert response.status_code == status, response.text
+
+
+def test_mr_status_says_nothing_of_a_resume_hidden_from_the_caller(fresh_secured) -> None:
+    client, tokens = fresh_secured
+
+    def last_update(token: str) -> str | None:
+        response = client.get(f"/Patient/{MARIE}/$mr-status", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        found = [p for p in response.json()["parameter"] if p["name"] == "resumeLastUpdated"]
+        values = [v for k, v in found[0].items() if k.startswith("value")] if found else []
+        return values[0] if values else None
+
+    assert last_update(tokens.practitioner(WEBER)) is not None
+    _change_consent(client, tokens, HIDING["by class, from the MR only"])
+    assert last_update(tokens.practitioner(WEBER)) is None
+    assert last_update(tokens.patient(MARIE)) is not None

@@ -21,6 +21,7 @@ from fhir_server.errors import NotFound
 from fhir_server.fhir import lu_names as names
 from fhir_server.fhir.lu_resources import codings, day_of, extension, has_coding, is_mr_careteam, mr_member
 from fhir_server.fhir.repository import Repository
+from fhir_server.fhir.search.restriction import SearchRestriction
 from fhir_server.mr.calendar import Span
 from fhir_server.mr.eligibility import AldRecognition, DoctorFacts, PatientFacts
 from fhir_server.mr.relationship import MrRelationship
@@ -35,9 +36,16 @@ class MrFacts:
     tz: Any
 
     async def all_matches(
-        self, reader: StoreReader | None, resource_type: str, params: list[tuple[str, str]]
+        self,
+        reader: StoreReader | None,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        restriction: SearchRestriction | None = None,
     ) -> list[dict]:
-        _, page, _ = await self.repository.search(resource_type, [*params, ("_count", str(MAX_FACTS))], reader=reader)
+        """Matches (at most MAX_FACTS); with a restriction, only those the caller may see."""
+        _, page, _ = await self.repository.search(
+            resource_type, [*params, ("_count", str(MAX_FACTS))], reader=reader, restriction=restriction
+        )
         return [orjson.loads(v.body) for v in page.items if v.body is not None]
 
     async def resource(self, reader: StoreReader | None, reference: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fhir_server.mr.mr03 import mr03_status
 from fhir_server.mr.relationship import mr_on
 from fhir_server.mr.resume import resume_status
 from fhir_server.mr.settings import MrRuleSettings
+from fhir_server.security.gate import current_access
 
 NOMENCLATURE = f"{names.LU}/CodeSystem/cns-nomenclature"
 
@@ -70,10 +71,12 @@ class MrStatus:
 
     async def _resume_versions(self, reader: Any, patient_id: str, doctor: str) -> list[date]:
         """Dates the résumé patient was written or updated: ``Composition.date`` of each version (R8)."""
+        visibility = await current_access().visibility()  # a résumé hidden from the caller tells nothing
         compositions = await self.facts.all_matches(
             reader,
             "Composition",
             [("subject", f"Patient/{patient_id}"), ("type", f"{names.LOINC}|{names.RESUME_PATIENT_TYPE}")],
+            None if visibility.unrestricted else visibility,
         )
         days: list[date] = []
         for composition in compositions:
@@ -86,7 +89,10 @@ class MrStatus:
 
     async def _mr03_dates(self, reader: Any, patient_id: str) -> list[date]:
         """Service dates of the patient's MR03 claims (R10)."""
-        claims = await self.facts.all_matches(reader, "Claim", [("patient", f"Patient/{patient_id}")])
+        visibility = await current_access().visibility()
+        claims = await self.facts.all_matches(
+            reader, "Claim", [("patient", f"Patient/{patient_id}")], None if visibility.unrestricted else visibility
+        )
         dates = []
         for claim in claims:
             for item in claim.get("item", []):
