@@ -94,7 +94,7 @@ def test_an_offset_shifts_the_range_and_no_offset_means_luxembourg(moment: datet
     shift = sign * (int(offset[1:3]) * 3600 + int(offset[4:6]) * 60) * 1_000_000
     assert parse_date_range(written + offset, LUX) == (utc_low - shift, utc_high - shift)
     local_low, local_high = parse_date_range(written, LUX)
-    lux_shift = int(moment.replace(tzinfo=LUX).utcoffset().total_seconds()) * 1_000_000
+    lux_shift = int(moment.replace(tzinfo=LUX, fold=0).utcoffset().total_seconds()) * 1_000_000  # as written: no fold
     assert (local_low, local_high) == (utc_low - lux_shift, utc_high - lux_shift)
 
 

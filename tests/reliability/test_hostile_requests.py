@@ -102,6 +102,7 @@ PATHS = {
     "/%2e%2e/%2e%2e/etc/passwd": 404,
     "/Patient/lu-patient-marie-schmit/_history/..%2F1": 404,
     "/Patient/%24where": 404,
+    "/Patient/a%0Ab": 404,  # a newline in the path: FastAPI's own {"detail": …} 404 until the mount takes it
 }
 
 # found by the fuzzers of this suite; each was a 500
