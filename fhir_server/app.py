@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
@@ -127,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded_us = time.time_ns() // 1000
         await custom_search_parameters.load(store)
         await publish_resources(repository, read_folder(settings.profiles_dir / "search-parameters"))
         await publish_resources(
@@ -144,7 +146,8 @@ def create_app(settings: Settings) -> FastAPI:
             await gate.trail.start()
         follower = None
         if settings.workers > 1:
-            follower = asyncio.get_running_loop().create_task(follow_other_workers(custom_search_parameters, store))
+            following = follow_other_workers(custom_search_parameters, store, loaded_us)
+            follower = asyncio.get_running_loop().create_task(following)
         yield
         if follower is not None:
             follower.cancel()
@@ -175,12 +178,13 @@ def create_app(settings: Settings) -> FastAPI:
     docs = OpenApiDocs(capability, operations)  # a self-contained page: no assets from a CDN
     app.add_api_route("/openapi.json", docs.document, methods=["GET"], include_in_schema=False)
     app.add_api_route("/docs", docs.page, methods=["GET"], include_in_schema=False)
-    # every other path is FHIR: a plain ASGI mount, without FastAPI's per-route machinery
     app.state.access_gate = gate
     for route in auth_routes(settings) if settings.auth else []:
         app.router.routes.append(route)
     app.router.routes.extend(bulk_data.routes(gate))  # job URLs: NDJSON, outside the FHIR catch-all
-    app.mount("/", HttpAdapter(interactions, base_url, settings.max_body_bytes, gate).asgi)
+    # every other path is FHIR: the router's default app (a mount would not match a path holding a
+    # newline), without FastAPI's per-route machinery
+    app.router.default = HttpAdapter(interactions, base_url, settings.max_body_bytes, gate).asgi
     limits = {"max_concurrent": settings.max_concurrent_requests, "timeout_seconds": settings.request_timeout_seconds}
     app.add_middleware(LimitsMiddleware, **limits)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -13,6 +13,9 @@ from fhir_server import FHIR_VERSION, __version__
 from fhir_server.config import Settings
 from fhir_server.log_format import configure_logging
 
+KEEP_ALIVE_SECONDS = 75
+"""Idle keep-alive connections are kept longer than clients keep them (httpx: 5 s), so a client
+never sends a request on a connection the server is closing at that moment."""
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -46,10 +49,18 @@ def _serve(args: argparse.Namespace) -> int:
             port=settings.port,
             access_log=False,
             log_config=None,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         return 0
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import orjson
@@ -114,9 +113,12 @@ class CustomSearchParameters:
             cursor = page.next_cursor
 
 
-async def follow_other_workers(params: CustomSearchParameters, reader: StoreReader, interval: float = 2.0) -> None:
-    """Keep this worker's registry in step with SearchParameters written through the others."""
-    watermark = time.time_ns() // 1000
+async def follow_other_workers(
+    params: CustomSearchParameters, reader: StoreReader, since_us: int, interval: float = 2.0
+) -> None:
+    """Keep this worker's registry in step with SearchParameters written through the others since
+    ``since_us`` (taken before :meth:`CustomSearchParameters.load`, so nothing falls in between)."""
+    watermark = since_us
     while True:
         await asyncio.sleep(interval)
         try:

@@ -10,6 +10,7 @@ except COMMIT, whose fsync would stall every request: it runs in a worker thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -297,21 +298,17 @@ class SqliteStore(_SqliteReader, Store):
     async def _commit(self) -> None:
         """COMMIT in a worker thread: its fsync (``synchronous=FULL``) then does not stop the event
         loop, and reads go on through their own connection. The lock is held until it is done,
-        even when the waiting task is cancelled (e.g. by the request time limit)."""
+        even when the waiting task is cancelled (e.g. by the request time limit); a commit that
+        succeeded is then reported as such, so an error answer always means "not written"."""
         done = asyncio.ensure_future(asyncio.to_thread(self._writer.execute, "COMMIT"))
-        cancelled = False
         while not done.done():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({done})  # unlike awaiting it, a cancellation here leaves it running
-            except asyncio.CancelledError:
-                cancelled = True
         error = done.exception()
         if error is not None:
             if self._writer.in_transaction:
                 self._writer.execute("ROLLBACK")
             raise error
-        if cancelled:
-            raise asyncio.CancelledError
 
     async def close(self) -> None:
         self._conn.close()
