@@ -19,6 +19,14 @@ from fhir_server.app import create_app
 from fhir_server.config import Settings
 
 BASE = "http://testserver"
+MARIE_RECORD = {  # the demo data's record of Marie Schmit (her Patient compartment)
+    "Patient/lu-patient-marie-schmit",
+    "Coverage/lu-coverage-marie-schmit",
+    "Condition/lu-condition-marie-schmit-g35",
+    "CareTeam/lu-careteam-mr-marie-schmit",
+    "Composition/lu-composition-resume-marie-schmit",
+    "Consent/lu-consent-dsp-marie-schmit",
+}
 
 
 def r4_examples_dir() -> Path:

@@ -6,16 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from support import MARIE_RECORD
 
 MARIE = "lu-patient-marie-schmit"
-MARIE_RECORD = {
-    "Patient/lu-patient-marie-schmit",
-    "Coverage/lu-coverage-marie-schmit",
-    "Condition/lu-condition-marie-schmit-g35",
-    "CareTeam/lu-careteam-mr-marie-schmit",
-    "Composition/lu-composition-resume-marie-schmit",
-    "Consent/lu-consent-dsp-marie-schmit",
-}
 
 
 def _entries(bundle: dict, mode: str) -> list[str]:

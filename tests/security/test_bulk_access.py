@@ -10,18 +10,11 @@ import time
 import orjson
 import pytest
 from security_kit import bearer
+from support import MARIE_RECORD
 from test_access_log import _by, _events
 from test_consent_effects import CONDITION, MARIE, RESUME, WEBER, _change_consent
 
 JEAN = "lu-patient-jean-wagner"
-MARIE_RECORD = {
-    "Patient/lu-patient-marie-schmit",
-    "Coverage/lu-coverage-marie-schmit",
-    "Condition/lu-condition-marie-schmit-g35",
-    "CareTeam/lu-careteam-mr-marie-schmit",
-    "Composition/lu-composition-resume-marie-schmit",
-    "Consent/lu-consent-dsp-marie-schmit",
-}
 HIDE_RESUME_FROM_WEBER = {
     "type": "deny",
     "data": [{"meaning": "instance", "reference": {"reference": f"Composition/{RESUME}"}}],
