@@ -130,3 +130,15 @@ def test_capability_statement_describes_the_security(secured) -> None:
     configuration = client.get("/.well-known/smart-configuration").json()
     assert configuration["token_endpoint"] == uris["token"]
     assert "permission-v2" in configuration["capabilities"]
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(secured) -> None:
+    """Verified tokens are remembered (no second signature check), but never past their ``exp``."""
+    client, tokens = secured
+    now = int(time.time())
+    token = tokens.mint(scope="patient/*.rs", patient=MARIE, lifetime=2, now=now)
+    assert client.get(f"/Patient/{MARIE}", headers=bearer(token)).status_code == 200
+    assert client.get(f"/Patient/{MARIE}", headers=bearer(token)).status_code == 200
+    time.sleep(max(0.0, now + 2 - time.time()) + 0.1)
+    response = client.get(f"/Patient/{MARIE}", headers=bearer(token))
+    assert response.status_code == 401, response.text
