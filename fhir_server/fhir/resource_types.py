@@ -24,6 +24,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "DocumentReference",
     "AuditEvent",
     "Provenance",
+    "Group",
     "Bundle",
     "StructureDefinition",
     "CodeSystem",
