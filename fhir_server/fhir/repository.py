@@ -28,7 +28,7 @@ from fhir_server.fhir.search.query import HistoryQuery
 from fhir_server.fhir.search.restriction import SearchRestriction, restrict_query
 from fhir_server.fhir.text import ascii_digits
 from fhir_server.fhir.validation import validate_structure
-from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +163,13 @@ class Repository:
         page = await source.search(query)
         included: list[StoredVersion] = []
         if parsed.query.includes:
-            included, truncated = await resolve_includes(source, parsed.query.includes, page.items, restriction)
+            limit = self.parser.limits.max_included
+            included, truncated = await resolve_includes(source, parsed.query.includes, page.items, limit, restriction)
             if truncated:
                 parsed.issues.append(
                     Issue(
                         "too-costly",
-                        f"_include/_revinclude stopped at {MAX_INCLUDED} resources per type: some are missing; "
+                        f"_include/_revinclude stopped at {limit} resources per parameter: some are missing; "
                         "use a smaller _count",
                         severity="warning",
                     )
@@ -200,12 +201,23 @@ class Repository:
             version = await self._write(t, resource_type, new_id, resource, previous=None, method="POST")
         return WriteResult(201, version)
 
-    async def create_trusted(self, resource_type: str, resource: dict[str, Any], tx: StoreTransaction) -> StoredVersion:
-        """Store a resource the server built itself (an AuditEvent) without validation or access
-        guards, which would cost more than the write: its builder's tests validate its shape."""
-        return await self._write(
-            tx, resource_type, str(uuid.uuid4()), resource, previous=None, method="POST", trusted=True
-        )
+    def prepare_trusted(self, resource_type: str, resource: dict[str, Any]) -> tuple[StoredVersion, ResourceIndex]:
+        """A new version of a resource the server built itself (an AuditEvent), with its index, for
+        :meth:`create_trusted_many`; no validation or access guards, which would cost more than the
+        write (its builder's tests validate its shape). Raises what the write hooks refuse."""
+        for hook in self.hooks:
+            hook.check(resource)
+        version, stored = self._new_version(resource_type, str(uuid.uuid4()), resource, None, "POST")
+        return version, self.extractor.extract(stored)
+
+    async def create_trusted_many(
+        self, prepared: list[tuple[StoredVersion, ResourceIndex]], tx: StoreTransaction
+    ) -> None:
+        """Store what :meth:`prepare_trusted` made, in one store call (new ids: no existence check)."""
+        await tx.create_many(prepared)
+        written = _written.get()
+        if written is not None:
+            written.extend(version for version, _ in prepared)
 
     async def update(
         self,
@@ -348,9 +360,8 @@ class Repository:
         resource: dict[str, Any],
         previous: StoredVersion | None,
         method: str,
-        trusted: bool = False,
     ) -> StoredVersion:
-        for guard in () if trusted else self.guards:  # who may write comes before what is written (403 before 422)
+        for guard in self.guards:  # who may write comes before what is written (403 before 422)
             await guard.guard(resource, t)
         for hook in self.hooks:
             hook.check(resource)
@@ -358,6 +369,15 @@ class Repository:
             previous = await t.read(resource_type, resource_id)
             if previous is not None and method == "POST":
                 raise Conflict(f"{resource_type}/{resource_id} exists already")
+        version, stored = self._new_version(resource_type, resource_id, resource, previous, method)
+        await self._store_version(t, version, self.extractor.extract(stored))
+        return version
+
+    @staticmethod
+    def _new_version(
+        resource_type: str, resource_id: str, resource: dict[str, Any], previous: StoredVersion | None, method: str
+    ) -> tuple[StoredVersion, dict[str, Any]]:
+        """The version to store, and its content as a dict (to index)."""
         us = _clock.now_us()
         version_id = previous.version_id + 1 if previous is not None else 1
         meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
@@ -370,5 +390,4 @@ class Repository:
         version = StoredVersion(
             resource_type, resource_id, version_id, stored["meta"]["lastUpdated"], us, method, orjson.dumps(stored)
         )
-        await self._store_version(t, version, self.extractor.extract(stored))
-        return version
+        return version, stored

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from fhir_server.errors import Conflict, FhirError, ServiceUnavailable
+from fhir_server.errors import FhirError, ServiceUnavailable
 from fhir_server.fhir.repository import Repository
 from fhir_server.security.audit_events import AccessRecord, audit_event, now_us
 
@@ -31,6 +31,7 @@ SPLIT_AFTER = 2  # failed attempts of a batch of several records before it is ha
 GIVE_UP_AFTER = 5  # failed attempts of a single record, while the store answers, before it is dropped
 RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds of backoff: doubled at each attempt, capped
 DROP_LOG_INTERVAL = 1.0  # seconds between two "dropped" log lines
+YIELD_EVERY = 20  # AuditEvents prepared between two turns of the event loop
 
 
 @dataclass(slots=True)
@@ -239,19 +240,20 @@ class AuditTrail:
             return
 
     async def _write(self, events: list[tuple[_Queued, dict]]) -> set[int]:
-        """One transaction; the sequence numbers of the records the Repository refused (nothing of
-        them was written: validation, guards and hooks run before any write)."""
+        """One transaction, one store call; the sequence numbers of the records the Repository
+        refused (nothing of them was written: its hooks run before any write)."""
         refused: set[int] = set()
+        prepared = []
+        for n, (queued, event) in enumerate(events, 1):
+            try:
+                prepared.append(self._repository.prepare_trusted("AuditEvent", event))
+            except FhirError as exc:
+                log.error("AuditEvent refused (%s), dropped: %s", exc, orjson.dumps(event).decode())
+                refused.add(queued.seq)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # indexing costs ~70 µs an event: let requests run between them
         async with self._repository.transaction() as tx:
-            for queued, event in events:
-                try:
-                    await self._repository.create_trusted("AuditEvent", event, tx)
-                except (ServiceUnavailable, Conflict):
-                    raise  # the store's trouble, not the record's: the whole batch is retried
-                except FhirError as exc:
-                    log.error("AuditEvent refused (%s), dropped: %s", exc, orjson.dumps(event).decode())
-                    refused.add(queued.seq)
-                await asyncio.sleep(0)  # a create costs ~1 ms of CPU: let requests run between them
+            await self._repository.create_trusted_many(prepared, tx)
         return refused
 
     async def _store_answers(self) -> bool:

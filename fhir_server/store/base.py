@@ -97,6 +97,12 @@ class StoreTransaction(StoreReader):
     async def write(self, version: StoredVersion, index: ResourceIndex | None) -> None:
         """Store a new current version (body None: a deletion) and replace its index entries."""
 
+    async def create_many(self, created: list[tuple[StoredVersion, ResourceIndex]]) -> None:
+        """Store first versions of resources whose ids are new (the caller made them); a store may
+        do it in fewer calls than :meth:`write` would."""
+        for version, index in created:
+            await self.write(version, index)
+
 
 class Store(StoreReader):
     @abstractmethod

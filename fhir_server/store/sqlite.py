@@ -10,7 +10,6 @@ except COMMIT, whose fsync would stall every request: it runs in a worker thread
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -217,6 +216,20 @@ class _SqliteReader(StoreReader):
         )
 
 
+async def _finish_in_thread(function: Callable[..., Any], *args: Any) -> tuple[asyncio.Future[Any], bool]:
+    """Run ``function`` in a worker thread and wait for its end even through cancellations (the
+    connection must never be used by two threads at once): the finished future, and whether the
+    waiting task was cancelled meanwhile."""
+    done = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    cancelled = False
+    while not done.done():
+        try:
+            await asyncio.wait({done})  # unlike awaiting it, a cancellation here leaves it running
+        except asyncio.CancelledError:
+            cancelled = True
+    return done, cancelled
+
+
 def _prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
@@ -267,12 +280,39 @@ class _SqliteTransaction(_SqliteReader, StoreTransaction):
             self._insert_index(rid, resource_type, extract(body))
         return len(rows), (str(rows[-1][0]) if len(rows) == limit else None)
 
+    async def create_many(self, created: list[tuple[StoredVersion, ResourceIndex]]) -> None:
+        """In a worker thread: SQLite releases the GIL while it inserts, so a large batch (the audit
+        trail's) does not stop the event loop."""
+        done, cancelled = await _finish_in_thread(self._create_many, created)
+        if done.exception() is not None:
+            raise done.exception()  # type: ignore[misc]
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _create_many(self, created: list[tuple[StoredVersion, ResourceIndex]]) -> None:
+        conn = self._conn
+        rows = []
+        for version, _ in created:
+            values = (version.type, version.id, version.version_id, version.last_updated,
+                      version.last_updated_us, version.method, version.body)  # fmt: skip
+            rid = conn.execute(f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", values).lastrowid
+            rows.append((rid, *values))
+        conn.executemany(f"INSERT INTO history (rid, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._insert_indexes([(row[0], row[1], index) for row, (_, index) in zip(rows, created, strict=True)])
+
     def _insert_index(self, rid: int, rtype: str, index: ResourceIndex) -> None:
+        self._insert_indexes([(rid, rtype, index)])
+
+    def _insert_indexes(self, indexes: list[tuple[int, str, ResourceIndex]]) -> None:
+        """One ``executemany`` per index table for all of them."""
         for field, (table, columns) in INDEX_ROWS.items():
-            entries = getattr(index, field)
-            if entries:
+            rows = [
+                (rid, rtype, *(getattr(e, c) for c in columns))
+                for rid, rtype, index in indexes
+                for e in getattr(index, field)
+            ]
+            if rows:
                 marks = ", ".join("?" * (len(columns) + 2))
-                rows = [(rid, rtype, *(getattr(e, c) for c in columns)) for e in entries]
                 self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
@@ -300,10 +340,7 @@ class SqliteStore(_SqliteReader, Store):
         loop, and reads go on through their own connection. The lock is held until it is done,
         even when the waiting task is cancelled (e.g. by the request time limit); a commit that
         succeeded is then reported as such, so an error answer always means "not written"."""
-        done = asyncio.ensure_future(asyncio.to_thread(self._writer.execute, "COMMIT"))
-        while not done.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({done})  # unlike awaiting it, a cancellation here leaves it running
+        done, _ = await _finish_in_thread(self._writer.execute, "COMMIT")
         error = done.exception()
         if error is not None:
             if self._writer.in_transaction:
