@@ -1,7 +1,14 @@
-"""``$export`` at system and Patient level (FHIR Bulk Data Access IG v2,
+"""``$export`` at system, Patient and Group level (FHIR Bulk Data Access IG v2,
 https://hl7.org/fhir/uv/bulkdata/export.html): the kick-off checks the request and the caller
 and answers 202 with the job's status URL; a background task then writes each type's resources
 as NDJSON files into the job folder (:mod:`.bulk_jobs`).
+
+A Group-level export is a Patient-level one narrowed to the Patient compartments of the Group's
+active members (``Group.member.entity`` references to this server's Patients, ``inactive``
+members left out), as the Group stands at kick-off. The router has already checked that the
+caller may see the Group (404 otherwise, as for an unknown one); the members' records are then
+restricted like every other export. A member added after ``_since`` brings only what changed
+after ``_since`` (the IG's optional "whole record of a new member" is not done).
 
 What the caller may see is taken at kick-off (their :class:`Visibility`) and carried by every
 type's query (``restrict_query``, as a search does): a patient exports their own record, a
@@ -30,6 +37,7 @@ from fhir_server.api.messages import FhirResponse
 from fhir_server.api.operations import Operation, OperationCall, OperationRegistry
 from fhir_server.errors import BadRequest, Forbidden, Issue, operation_outcome
 from fhir_server.fhir.dates import parse_date_range
+from fhir_server.fhir.references import parse_reference
 from fhir_server.fhir.repository import Repository, format_instant
 from fhir_server.fhir.search.query import Clause, Criterion, InCompartment, SearchQuery, TokenValue
 from fhir_server.fhir.search.restriction import restrict_query, visible
@@ -43,6 +51,7 @@ from fhir_server.store.base import StoredVersion
 
 SYSTEM_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
 PATIENT_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+GROUP_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
 PATIENT_TYPES = ("Patient", *sorted(PATIENT_COMPARTMENT))
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 PARAMETERS = frozenset({"_type", "_since", "_outputFormat", "patient"})
@@ -55,7 +64,7 @@ CHECK_CHUNK = 500
 class ExportPlan:
     types: tuple[str, ...]  # exported, in this order
     since: str | None
-    patients: tuple[str, ...]  # the ``patient`` parameter: only these records (Patient level)
+    patients: tuple[str, ...] | None  # only these records (``patient``, a Group's members); None: all
     transaction_time: str
     skipped: tuple[Issue, ...]  # what was asked for and is not exported: the manifest's error file
 
@@ -86,6 +95,21 @@ def _patient_id(value: Any) -> str:
     raise BadRequest(f"patient: {value!r} is not a reference to a Patient", expression="patient")
 
 
+def group_members(group: dict[str, Any], base_url: str) -> tuple[str, ...]:
+    """Ids of the Group's active members that are Patients of this server, in order, once each."""
+    ids: list[str] = []
+    for member in group.get("member") or []:
+        reference = (member.get("entity") or {}).get("reference")
+        if member.get("inactive") is True or not isinstance(reference, str):
+            continue
+        parsed = parse_reference(reference)
+        if parsed is None or parsed.target_type != "Patient" or parsed.target_id is None:
+            continue
+        if parsed.url is None or parsed.url.startswith(f"{base_url}/"):  # another server's Patient is not ours
+            ids.append(parsed.target_id)
+    return tuple(dict.fromkeys(ids))
+
+
 class Exporter:
     def __init__(
         self, repository: Repository, jobs: JobStore, supported_types: tuple[str, ...], token: bool, page_size: int
@@ -108,6 +132,9 @@ class Exporter:
             access.denied = True
             raise Forbidden("Break-the-glass opens one record for reading, not for a bulk export")
         plan = self._plan(call, actor, lenient="handling=lenient" in preferences)
+        if call.resource_type == "Group":
+            group = await self.repository.read("Group", call.resource_id or "", call.tx)
+            plan = replace(plan, patients=group_members(orjson.loads(group.body or b"{}"), self.jobs.base_url))
         visibility = await access.visibility()
         self.jobs.sweep()
         query = f"?{urlencode(req.params)}" if req.params else ""
@@ -134,7 +161,7 @@ class Exporter:
                 raise BadRequest(f"_outputFormat '{value}': this server writes application/fhir+ndjson only")
         since = self._since([v for k, v in values if k == "_since"])
         patients = tuple(dict.fromkeys(_patient_id(v) for k, v in values if k == "patient"))
-        if patients and call.resource_type is None:
+        if patients and call.resource_type != "Patient":
             unsupported("patient applies to a Patient-level export (Patient/$export)", "patient")
             patients = ()
         available = self.supported_types if call.resource_type is None else PATIENT_TYPES
@@ -151,7 +178,7 @@ class Exporter:
         return ExportPlan(
             tuple(t for t in wanted if may_export(actor, t)),
             since,
-            patients,
+            patients or None,
             format_instant(time.time_ns() // 1000),
             tuple(skipped),
         )
@@ -214,9 +241,9 @@ class Exporter:
         if plan.since is not None:
             times.append(("_lastUpdated", f"gt{plan.since}"))
         criteria = self.repository.parser.parse(rtype, times).query.criteria
-        if not plan.patients:
+        if plan.patients is None:
             return criteria
-        if rtype == "Patient":
+        if rtype == "Patient" or not plan.patients:  # no patient: ``_id`` in nothing
             ids = tuple(TokenValue(p, None, False) for p in plan.patients)
             return (*criteria, Clause("_id", "id", None, ids))
         return (*criteria, InCompartment("Patient", PATIENT_COMPARTMENT[rtype], plan.patients))
@@ -262,5 +289,16 @@ def register_export(operations: OperationRegistry, exporter: Exporter) -> None:
             type_level=True,
             documentation="Bulk Data export of the Patient compartments the caller may read (async; _type, "
             "_since, _outputFormat, patient)",
+        )
+    )
+    operations.register(
+        Operation(
+            "export",
+            GROUP_EXPORT,
+            exporter.kick_off,
+            types=("Group",),
+            instance=True,
+            documentation="Bulk Data export of the Patient compartments of the Group's active members that the "
+            "caller may read (async; _type, _since, _outputFormat)",
         )
     )

@@ -1,6 +1,7 @@
 """Issue 10.1, the mechanics of FHIR Bulk Data (authentication off; access is tests/security's
-test_bulk_access.py): $export kick-off, status polling, manifest and NDJSON files, _type,
-_since, cancellation, restarts and retention; $import of NDJSON with per-line results."""
+test_bulk_access.py): $export kick-off (system, Patient and Group level), status polling,
+manifest and NDJSON files, _type, _since, cancellation, restarts and retention; $import of
+NDJSON with per-line results."""
 
 from __future__ import annotations
 
@@ -125,6 +126,86 @@ def test_patient_level_export_is_the_compartment_types_and_patient_narrows_it(cl
     assert only_marie == {"Patient": {marie["id"]}, "Condition": {conditions[marie["id"]]}}
 
 
+def _condition(client, patient_id: str) -> str:
+    return create(client, {"resourceType": "Condition", "subject": {"reference": f"Patient/{patient_id}"}})["id"]
+
+
+def _group(client, *members: tuple[str, bool]) -> dict:
+    """A Group of (reference, inactive) members."""
+    entries = [{"entity": {"reference": ref}, "inactive": inactive} for ref, inactive in members]
+    return create(client, {"resourceType": "Group", "type": "person", "actual": True, "member": entries})
+
+
+def test_group_level_export_is_the_compartments_of_its_active_patient_members(client) -> None:
+    marie, jean = create(client, patient()), create(client, patient("Wagner", "Jean"))
+    paul, luc = create(client, patient("Muller", "Paul")), create(client, patient("Reding", "Luc"))
+    conditions = {p["id"]: _condition(client, p["id"]) for p in (marie, jean, paul, luc)}
+    doctor = create(client, {"resourceType": "Practitioner", "name": [{"family": "Weber"}]})
+    group = _group(
+        client,
+        (f"Patient/{marie['id']}", False),
+        (f"{BASE}/Patient/{jean['id']}", False),  # an absolute reference to this server
+        (f"Patient/{paul['id']}", True),  # inactive: left out
+        (f"https://elsewhere.example/fhir/Patient/{luc['id']}", False),  # another server's Patient
+        (f"Practitioner/{doctor['id']}", False),  # not a Patient
+    )
+    status_url = kick_off(client, f"/Group/{group['id']}/$export")
+    result = manifest(client, status_url)
+    assert result["request"] == f"{BASE}/Group/{group['id']}/$export" and result["error"] == []
+    assert exported(client, status_url) == {
+        "Patient": {marie["id"], jean["id"]},
+        "Condition": {conditions[marie["id"]], conditions[jean["id"]]},
+    }
+
+
+def test_group_level_export_takes_type_and_since(client) -> None:
+    marie, jean = create(client, patient()), create(client, patient("Wagner", "Jean"))
+    early = _condition(client, marie["id"])
+    group = _group(client, (f"Patient/{marie['id']}", False), (f"Patient/{jean['id']}", False))
+    assert exported(client, kick_off(client, f"/Group/{group['id']}/$export?_type=Condition")) == {
+        "Condition": {early}
+    }
+    late = _condition(client, jean["id"])  # written after the Group: only it is after the cutoff
+    since = exported(client, kick_off(client, f"/Group/{group['id']}/$export?_since={group['meta']['lastUpdated']}"))
+    assert since == {"Condition": {late}}
+
+
+def test_a_group_without_active_patient_members_exports_nothing(client) -> None:
+    marie = create(client, patient())
+    _condition(client, marie["id"])
+    group = _group(client, (f"Patient/{marie['id']}", True))
+    result = manifest(client, kick_off(client, f"/Group/{group['id']}/$export"))
+    assert result["output"] == [] and result["error"] == []
+
+
+def test_a_group_level_export_can_be_cancelled(client) -> None:
+    marie = create(client, patient())
+    group = _group(client, (f"Patient/{marie['id']}", False))
+    status_url = kick_off(client, f"/Group/{group['id']}/$export")
+    cancelled = client.delete(status_url)
+    assert cancelled.status_code == 202 and cancelled.json()["resourceType"] == "OperationOutcome"
+    assert client.get(status_url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "expression"),
+    [("_type=Organization", "_type"), ("patient=Patient/x", "patient"), ("_since=yesterday", "_since")],
+)
+def test_group_level_parameters_are_checked(client, query: str, expression: str) -> None:
+    group = _group(client, ("Patient/x", False))
+    response = client.get(f"/Group/{group['id']}/$export?{query}", headers=ASYNC)
+    assert response.status_code == 400, response.text
+    assert response.json()["issue"][0]["expression"] == [expression]
+
+
+def test_group_export_is_in_the_capability_statement(client) -> None:
+    rest = client.get("/metadata").json()["rest"][0]
+    group = next(r for r in rest["resource"] if r["type"] == "Group")
+    assert {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"} in [
+        {k: op[k] for k in ("name", "definition")} for op in group["operation"]
+    ]
+
+
 def test_since_exports_what_changed_after_it(client) -> None:
     before = create(client, patient("Avant"))
     changed = create(client, patient("Changed"))
@@ -185,7 +266,7 @@ def test_a_finished_job_can_be_cancelled_and_its_files_are_gone(client) -> None:
         ("GET", "/$bulk-output/0123456789abcdef0123456789abcdef/Patient-1.ndjson", 404),
         ("PUT", "/$bulk-status/0123456789abcdef0123456789abcdef", 405),
         ("GET", "/$import", 405),
-        ("GET", "/Group/g1/$export", 404),  # Group is not a supported type (yet)
+        ("GET", "/Group/g1/$export", 404),  # no such Group
         ("GET", "/Patient/p1/$export", 404),
     ],
 )
