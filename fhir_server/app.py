@@ -39,7 +39,7 @@ from fhir_server.fhir.publish import publish_resources, read_folder
 from fhir_server.fhir.reindex import Reindexer
 from fhir_server.fhir.repository import Repository
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
-from fhir_server.fhir.search.parser import SearchParser
+from fhir_server.fhir.search.parser import SearchLimits, SearchParser
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 from fhir_server.log_format import configure_logging
 from fhir_server.security.audit import AuditTrail
@@ -92,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
         base_url,
         settings.default_page_size,
         settings.max_page_size,
+        SearchLimits(settings.max_search_values, settings.max_chain_depth, settings.max_included),
         supported_types=frozenset(SUPPORTED_TYPES),
         expand_valueset=lambda url: frozenset(terminology.members(url)),
     )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from pydantic import NonNegativeInt, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fhir_server.mr.settings import MrRuleSettings
@@ -38,6 +39,13 @@ class Settings(BaseSettings):
     """Entries of one batch or transaction; more get 413."""
     default_page_size: int = 20
     max_page_size: int = 1000
+    """A larger ``_count`` is lowered to it (the self link shows the page size applied)."""
+    max_included: PositiveInt = 1000
+    """Resources one ``_include``/``_revinclude`` brings per step; beyond, cut with a too-costly warning."""
+    max_search_values: PositiveInt = 500
+    """Values in one search, OR and AND together; more get 400."""
+    max_chain_depth: NonNegativeInt = 4
+    """Levels of chaining and ``_has`` in one search parameter; more get 400."""
     local_timezone: str = "Europe/Luxembourg"
     """Zone for date-only values and dateTimes without offset, as the spec leaves to the server."""
 

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 
-MAX_INCLUDED = 1000
-"""Resources one ``include``/``revinclude`` call returns at most (per resource type)."""
-
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
@@ -67,12 +64,18 @@ class StoreReader(ABC):
         """Current (not deleted) resources of a type."""
 
     @abstractmethod
-    async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
-        """Current resources that the ``param`` references of ``sources`` point to (_include)."""
+    async def include(
+        self, sources: list[StoredVersion], param: str, target_type: str | None, limit: int
+    ) -> list[StoredVersion]:
+        """Current resources that the ``param`` references of ``sources`` point to (_include),
+        at most ``limit``."""
 
     @abstractmethod
-    async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
-        """Current ``source_type`` resources whose ``param`` references point to ``targets`` (_revinclude)."""
+    async def revinclude(
+        self, targets: list[StoredVersion], source_type: str, param: str, limit: int
+    ) -> list[StoredVersion]:
+        """Current ``source_type`` resources whose ``param`` references point to ``targets``
+        (_revinclude), at most ``limit``."""
 
     @abstractmethod
     def all_versions(self, batch: int = 500) -> AsyncIterator[StoredVersion]:

@@ -30,7 +30,7 @@ from fhir_server.errors import Conflict, FhirError, ServiceUnavailable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.text import ascii_digits
-from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.mongo_schema import (
     HISTORY,
@@ -229,7 +229,9 @@ class _MongoReader(StoreReader):
         )
 
     @_guarded
-    async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
+    async def include(
+        self, sources: list[StoredVersion], param: str, target_type: str | None, limit: int
+    ) -> list[StoredVersion]:
         await self._ready()
         keys: dict[str, None] = {}
         cursor = self._resources.find(
@@ -245,14 +247,18 @@ class _MongoReader(StoreReader):
             return []
         found = self._resources.find(
             {"_id": {"$in": list(keys)}, "body": {"$ne": None}}, _VERSION_FIELDS, session=self._session
-        ).limit(MAX_INCLUDED)
+        ).limit(limit)
         return [_version(doc) async for doc in found]
 
     @_guarded
-    async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
+    async def revinclude(
+        self, targets: list[StoredVersion], source_type: str, param: str, limit: int
+    ) -> list[StoredVersion]:
         await self._ready()
         found: list[StoredVersion] = []
         for target_type, ids in _ids_by_type(targets).items():
+            if len(found) >= limit:
+                break
             cursor = (
                 self._resources.find(
                     {
@@ -264,7 +270,7 @@ class _MongoReader(StoreReader):
                     session=self._session,
                 )
                 .sort("seq", 1)
-                .limit(MAX_INCLUDED)
+                .limit(limit - len(found))
             )
             found += [_version(doc) async for doc in cursor]
         return found

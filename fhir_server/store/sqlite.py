@@ -21,7 +21,7 @@ import orjson
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.text import ascii_digits
-from fhir_server.store.base import MAX_INCLUDED, Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_ENTRY_CLASSES, INDEX_ROWS, INDEX_TABLES
 from fhir_server.store.sqlite_search import (
@@ -115,9 +115,13 @@ class _SqliteReader(StoreReader):
         sql = "SELECT count(*) FROM resources WHERE type = ? AND body IS NOT NULL"
         return self._conn.execute(sql, (resource_type,)).fetchone()[0]
 
-    async def include(self, sources: list[StoredVersion], param: str, target_type: str | None) -> list[StoredVersion]:
+    async def include(
+        self, sources: list[StoredVersion], param: str, target_type: str | None, limit: int
+    ) -> list[StoredVersion]:
         found: list[StoredVersion] = []
         for source_type, ids in _ids_by_type(sources).items():
+            if len(found) >= limit:
+                break
             sql = (
                 f"SELECT {_prefixed(_COLUMNS, 't')} FROM resources s JOIN idx_reference ref ON ref.rid = s.rid "
                 "JOIN resources t ON t.type = ref.target_type AND t.id = ref.target_id "
@@ -127,19 +131,23 @@ class _SqliteReader(StoreReader):
             if target_type:
                 sql += " AND ref.target_type = ?"
                 args.append(target_type)
-            found += [_version(row) for row in self._conn.execute(sql + f" LIMIT {MAX_INCLUDED}", args)]
+            found += [_version(row) for row in self._conn.execute(sql + " LIMIT ?", [*args, limit - len(found)])]
         return found
 
-    async def revinclude(self, targets: list[StoredVersion], source_type: str, param: str) -> list[StoredVersion]:
+    async def revinclude(
+        self, targets: list[StoredVersion], source_type: str, param: str, limit: int
+    ) -> list[StoredVersion]:
         found: list[StoredVersion] = []
         for target_type, ids in _ids_by_type(targets).items():
+            if len(found) >= limit:
+                break
             sql = (
                 f"SELECT {_prefixed(_COLUMNS, 's')} FROM idx_reference ref JOIN resources s ON s.rid = ref.rid "
                 "WHERE ref.type = ? AND ref.param = ? AND ref.target_type = ? "
                 "AND ref.target_id IN (SELECT value FROM json_each(?)) AND s.body IS NOT NULL"
             )
             args = [source_type, param, target_type, orjson.dumps(ids).decode()]
-            found += [_version(row) for row in self._conn.execute(sql + f" LIMIT {MAX_INCLUDED}", args)]
+            found += [_version(row) for row in self._conn.execute(sql + " LIMIT ?", [*args, limit - len(found)])]
         return found
 
     async def all_versions(self, batch: int = 500) -> AsyncIterator[StoredVersion]:

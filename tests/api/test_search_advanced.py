@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import make_client
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -306,15 +307,13 @@ def test_in_unknown_value_set_is_400(client):
     assert r.status_code == 400 and "code" in r.json()["issue"][0]["diagnostics"]
 
 
-def test_truncated_includes_are_reported(client, monkeypatch):
-    import fhir_server.fhir.search.includes as includes
-
-    monkeypatch.setattr(includes, "MAX_INCLUDED", 2)  # a small fan-out limit, for the test
-    for i in range(3):
-        _put(client, {"resourceType": "Condition", "id": f"c{i}", "subject": {"reference": "Patient/p"}})
-    _put(client, {"resourceType": "Patient", "id": "p"})
-    bundle = client.get("/Patient?_id=p&_revinclude=Condition:subject").json()
-    outcome = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
-    assert outcome and "stopped at" in outcome[0]["resource"]["issue"][0]["diagnostics"]
-    complete = client.get("/Patient?_id=p&_include=Patient:organization").json()
-    assert not [e for e in complete["entry"] if e["search"]["mode"] == "outcome"]
+def test_truncated_includes_are_reported(tmp_path, store_settings):
+    with make_client(tmp_path, max_included=2, **store_settings) as client:  # a small fan-out limit
+        for i in range(3):
+            _put(client, {"resourceType": "Condition", "id": f"c{i}", "subject": {"reference": "Patient/p"}})
+        _put(client, {"resourceType": "Patient", "id": "p"})
+        bundle = client.get("/Patient?_id=p&_revinclude=Condition:subject").json()
+        outcome = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+        assert outcome and "stopped at 2" in outcome[0]["resource"]["issue"][0]["diagnostics"]
+        complete = client.get("/Patient?_id=p&_include=Patient:organization").json()
+        assert not [e for e in complete["entry"] if e["search"]["mode"] == "outcome"]

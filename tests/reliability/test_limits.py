@@ -1,11 +1,13 @@
 """Every configurable limit over real HTTP (issue 11.4), as README's "Reliability" table lists
 them: body size and Bundle entries (413), ``_count`` (capped; malformed → 400), ``_include``
-fan-out (cut, with a warning), requests in flight (429 + Retry-After), request time (503, and
-nothing of the cancelled request written). Each refusal is an OperationOutcome.
+fan-out (cut, with a warning), values and chain depth of one search (400), requests in flight
+(429 + Retry-After), request time (503, and nothing of the cancelled request written). Each
+refusal is an OperationOutcome.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 import uuid
@@ -22,6 +24,11 @@ SMALL = {
     "FHIR_SERVER_MAX_BUNDLE_ENTRIES": "3",
     "FHIR_SERVER_MAX_PAGE_SIZE": "5",
     "FHIR_SERVER_MAX_CONCURRENT_REQUESTS": "1",
+}
+SEARCH_LIMITS = {
+    "FHIR_SERVER_MAX_INCLUDED": "2",
+    "FHIR_SERVER_MAX_SEARCH_VALUES": "3",
+    "FHIR_SERVER_MAX_CHAIN_DEPTH": "1",
 }
 TAG = "urn:test:limits"
 
@@ -43,6 +50,24 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     factory = ServerFactory(folder / "logs")
     try:
         yield factory(folder / "data", env=SMALL)
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="module", params=backends())
+def search_limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A server with the search limits set low, on each backend: the include limit is the store's."""
+    folder = tmp_path_factory.mktemp(f"search-{request.param}")
+    (folder / "logs").mkdir()
+    factory = ServerFactory(folder / "logs")
+    args = []
+    if request.param == "mongo":
+        url = database_url(request.getfixturevalue("mongo_server_url"), f"limits{uuid.uuid4().hex[:8]}")
+        args = ["--store", url]
+    try:
+        server = factory(folder / "data", args=args, env=SEARCH_LIMITS, wait=False)
+        server.wait_ready(timeout=120)
+        yield server
     finally:
         factory.stop_all()
 
@@ -108,19 +133,77 @@ def test_count_is_capped_at_the_page_size_limit(small):
         assert_outcome(c.get("/Patient/_history", params={"_count": "-1"}), 400)
 
 
-def test_include_fan_out_is_cut_with_a_warning(servers, tmp_path):
-    server = servers(tmp_path / "data")
-    with server.client() as c:
-        pid = c.post("/Patient", json=tagged_patient("fan"), headers=JSON_HEADERS).json()["id"]
-        condition = {"resourceType": "Condition", "subject": {"reference": f"Patient/{pid}"}, "code": {"text": "x"}}
-        entry = {"resource": condition, "request": {"method": "POST", "url": "Condition"}}
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry] * 1001}
-        assert c.post("/", json=bundle, headers=JSON_HEADERS).status_code == 200
-        found = c.get("/Patient", params={"_id": pid, "_revinclude": "Condition:subject"}).json()
-    modes = [e["search"]["mode"] for e in found["entry"]]
-    assert modes.count("match") == 1 and modes.count("include") == 1000
-    warning = next(e["resource"] for e in found["entry"] if e["search"]["mode"] == "outcome")
-    assert warning["issue"][0]["code"] == "too-costly" and "1000" in warning["issue"][0]["diagnostics"]
+def test_history_count_is_capped_at_the_page_size_limit(small):
+    with small.client() as c:
+        pid = c.post("/Patient", json=tagged_patient("versions"), headers=JSON_HEADERS).json()["id"]
+        for _ in range(6):
+            assert c.put(f"/Patient/{pid}", json=tagged_patient("versions") | {"id": pid}).status_code == 200
+        bundle = c.get(f"/Patient/{pid}/_history", params={"_count": "50"}).json()
+        assert len(bundle["entry"]) == 5 and bundle["total"] == 7
+        links = {link["relation"]: link["url"] for link in bundle["link"]}
+        assert "_count=5" in links["self"] and "next" in links
+
+
+def outcomes(bundle: dict) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+
+
+def test_include_fan_out_is_cut_with_a_warning(search_limited):
+    """``FHIR_SERVER_MAX_INCLUDED=2``: each _include/_revinclude brings at most 2 resources per
+    step, and the Bundle says when some are missing (not when exactly 2 were there)."""
+    marker = uuid.uuid4().hex
+    with search_limited.client(timeout=60) as c:
+        pids = [c.post("/Patient", json=tagged_patient(marker), headers=JSON_HEADERS).json()["id"] for _ in range(3)]
+        for pid, tagged in itertools.product(pids, (True, False)):
+            condition = {"resourceType": "Condition", "subject": {"reference": f"Patient/{pid}"}}
+            if tagged:
+                condition["meta"] = {"tag": [{"system": TAG, "code": marker}]}
+            assert c.post("/Condition", json=condition, headers=JSON_HEADERS).status_code == 201
+        searches = {  # three matches and what they bring: 3 patients, 6 conditions, cut to 2
+            "/Condition": {"_tag": f"{TAG}|{marker}", "_include": "Condition:subject"},
+            "/Patient": {"_tag": f"{TAG}|{marker}", "_revinclude": "Condition:subject"},
+        }
+        for path, params in searches.items():
+            response = c.get(path, params=params)
+            assert response.status_code == 200, response.text
+            bundle = response.json()
+            modes = [e["search"]["mode"] for e in bundle["entry"]]
+            assert modes.count("match") == 3 and modes.count("include") == 2, (path, modes)
+            [warning] = outcomes(bundle)
+            assert warning["issue"][0]["severity"] == "warning" and warning["issue"][0]["code"] == "too-costly"
+            assert "stopped at 2 resources per parameter" in warning["issue"][0]["diagnostics"]
+        one = c.get("/Patient", params={"_id": pids[0], "_revinclude": "Condition:subject"}).json()
+        assert [e["search"]["mode"] for e in one["entry"]] == ["match", "include", "include"] and not outcomes(one)
+
+
+def test_values_in_one_search_beyond_the_limit_are_400(search_limited):
+    """``FHIR_SERVER_MAX_SEARCH_VALUES=3``: OR and AND values count together."""
+    with search_limited.client() as c:
+        assert c.get("/Patient", params={"family": "a,b,c"}).status_code == 200
+        assert c.get("/Patient", params=[("family", "a"), ("family", "b"), ("given", "c")]).status_code == 200
+        for params in ([("family", "a,b,c,d")], [("family", "a,b"), ("given", "c,d")]):
+            outcome = assert_outcome(c.get("/Patient", params=params), 400)
+            assert "at most 3 values" in outcome["issue"][0]["diagnostics"], outcome
+
+
+def test_chains_and_has_beyond_the_depth_limit_are_400(search_limited):
+    """``FHIR_SERVER_MAX_CHAIN_DEPTH=1``: one level of chaining or ``_has``, not two."""
+    with search_limited.client() as c:
+        allowed = [
+            ("/Condition", "subject:Patient.name", "x"),
+            ("/Patient", "_has:Condition:subject:code", "x"),
+        ]
+        refused = [
+            ("/Condition", "subject:Patient.general-practitioner:Practitioner.name", "x"),
+            ("/Practitioner", "_has:Patient:general-practitioner:_has:Condition:subject:code", "x"),
+            ("/Patient", "_has:Condition:subject:asserter:Practitioner.name", "x"),
+        ]
+        for path, key, value in allowed:
+            response = c.get(path, params={key: value})
+            assert response.status_code == 200 and response.json()["total"] == 0, response.text
+        for path, key, value in refused:
+            outcome = assert_outcome(c.get(path, params={key: value}), 400)
+            assert "chains more than 1 levels" in outcome["issue"][0]["diagnostics"], outcome
 
 
 def test_requests_beyond_the_concurrency_limit_get_429(small):

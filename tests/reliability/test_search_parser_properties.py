@@ -14,7 +14,13 @@ from reliability_kit import SCALE, property_settings
 from fhir_server.config import Settings
 from fhir_server.errors import FhirError
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
-from fhir_server.fhir.search.parser import INCLUDE_PARAMETERS, MODIFIERS, RESULT_PARAMETERS, SearchParser
+from fhir_server.fhir.search.parser import (
+    INCLUDE_PARAMETERS,
+    MODIFIERS,
+    RESULT_PARAMETERS,
+    SearchLimits,
+    SearchParser,
+)
 from fhir_server.fhir.search_parameters import SearchParameterRegistry
 from fhir_server.terminology import TerminologyService
 
@@ -94,13 +100,15 @@ one_parameter = st.sampled_from(sorted(BY_KIND)).flatmap(lambda kind: st.sampled
 
 @pytest.fixture(scope="module")
 def parser() -> SearchParser:
-    terminology = TerminologyService.load(Settings().terminology_dir)
+    settings = Settings()
+    terminology = TerminologyService.load(settings.terminology_dir)
     return SearchParser(
         REGISTRY,
         ZoneInfo("Europe/Luxembourg"),
         "http://127.0.0.1:8080",
         20,
         1000,
+        SearchLimits(settings.max_search_values, settings.max_chain_depth, settings.max_included),
         supported_types=frozenset(SUPPORTED_TYPES),
         expand_valueset=lambda url: frozenset(terminology.members(url)),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fhir_server.fhir.search.query import Include
 from fhir_server.fhir.search.restriction import SearchRestriction, visible
-from fhir_server.store.base import MAX_INCLUDED, StoredVersion, StoreReader
+from fhir_server.store.base import StoredVersion, StoreReader
 
 MAX_ITERATIONS = 4
 
@@ -16,9 +16,11 @@ async def resolve_includes(
     reader: StoreReader,
     includes: tuple[Include, ...],
     matches: list[StoredVersion],
+    limit: int,
     restriction: SearchRestriction | None = None,
 ) -> tuple[list[StoredVersion], bool]:
-    """The included resources, and whether a store call hit :data:`MAX_INCLUDED` (some may be missing).
+    """The included resources, and whether some are missing: each parameter brings at most
+    ``limit`` resources per step (the store is asked for one more, to know whether it cut).
     With a restriction, hidden resources are dropped before they can lead further (``:iterate``)."""
     truncated = False
     seen = {(v.type, v.id) for v in matches}
@@ -31,11 +33,12 @@ async def resolve_includes(
         found: list[StoredVersion] = []
         for spec in specs:
             if spec.reverse:
-                batch = await reader.revinclude(frontier, spec.source_type, spec.param)
+                batch = await reader.revinclude(frontier, spec.source_type, spec.param, limit + 1)
             else:
                 sources = [v for v in frontier if v.type == spec.source_type]
-                batch = await reader.include(sources, spec.param, spec.target_type) if sources else []
-            truncated = truncated or len(batch) >= MAX_INCLUDED
+                batch = await reader.include(sources, spec.param, spec.target_type, limit + 1) if sources else []
+            if len(batch) > limit:
+                truncated, batch = True, batch[:limit]
             found += await visible(reader, batch, restriction) if restriction is not None and batch else batch
         frontier = []
         for version in found:

@@ -43,8 +43,19 @@ MODIFIERS = {
     "id": frozenset({"not"}),
     "lastUpdated": frozenset(),
 }
-MAX_VALUES = 500  # values in one search, OR and AND together: keeps every query cheap to plan
-MAX_DEPTH = 4  # levels of chaining / _has
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """What one search may cost (settings ``max_search_values``, ``max_chain_depth``,
+    ``max_included``): beyond the first two it is refused (400), the third cuts its includes."""
+
+    max_values: int
+    """Values in one search, OR and AND together: keeps every query cheap to plan."""
+    max_depth: int
+    """Levels of chaining and ``_has``."""
+    max_included: int
+    """Resources one ``_include``/``_revinclude`` parameter brings per step."""
 
 
 class UnknownParameter(Exception):
@@ -67,6 +78,7 @@ class SearchParser:
     base_url: str
     default_count: int
     max_count: int
+    limits: SearchLimits
     supported_types: frozenset[str] = frozenset()
     expand_valueset: ValueSetExpander | None = None
 
@@ -92,8 +104,8 @@ class SearchParser:
                 issues.append(Issue("not-supported", f"{exc}: ignored", severity="warning", expression=(key,)))
                 continue
             canonical.append((key, raw))
-        if _count_values(criteria) > MAX_VALUES:
-            raise BadRequest(f"A search may combine at most {MAX_VALUES} values")
+        if _count_values(criteria) > self.limits.max_values:
+            raise BadRequest(f"A search may combine at most {self.limits.max_values} values")
         if result.get("_contained", "false") != "false":
             raise BadRequest(
                 "_contained=true|both is not supported: contained resources are not searched", expression="_contained"
@@ -115,8 +127,8 @@ class SearchParser:
     # -- criteria ----------------------------------------------------------------------------
 
     def _criterion(self, resource_type: str, key: str, raw: str, depth: int) -> Criterion:
-        if depth > MAX_DEPTH:
-            raise BadRequest(f"'{key}' chains more than {MAX_DEPTH} levels", expression=key)
+        if depth > self.limits.max_depth:
+            raise BadRequest(f"'{key}' chains more than {self.limits.max_depth} levels", expression=key)
         if key.startswith("_has:"):
             return self._reverse_chain(resource_type, key, raw, depth)
         head, dot, tail = key.partition(".")
