@@ -150,13 +150,13 @@ def create_app(settings: Settings) -> FastAPI:
             following = follow_other_workers(custom_search_parameters, store, loaded_us)
             follower = asyncio.get_running_loop().create_task(following)
         yield
-        if follower is not None:
-            follower.cancel()
-        status_keeper.cancel()
-        if gate is not None:
-            await gate.trail.close()
+        # uvicorn has let the requests in flight finish; background writers stop before the
+        # audit trail is flushed, and both before the store closes
+        await _stopped(status_keeper, *([follower] if follower is not None else []))
         await reindexer.cancel()
         await bulk_data.stop()
+        if gate is not None:
+            await gate.trail.close()
         await store.close()
 
     app = FastAPI(
@@ -192,6 +192,13 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app
+
+
+async def _stopped(*tasks: asyncio.Task[None]) -> None:
+    """Cancel the tasks and wait until they have stopped."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def app_from_environment() -> FastAPI:

@@ -7,7 +7,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from fhir_server import FHIR_VERSION, __version__
 from fhir_server.config import Settings
@@ -19,11 +21,18 @@ never sends a request on a connection the server is closing at that moment."""
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's own handler: before it serves, or when it raises the signal again
+    after its graceful shutdown (requests finished, store closed). A requested stop: exit 0."""
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fhir_server.app import create_app
 
+    signal.signal(signal.SIGTERM, _stopped)
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     settings = Settings(**overrides)
     configure_logging()
