@@ -24,6 +24,7 @@ from fhir_server.errors import FhirError, Issue, PayloadTooLarge, operation_outc
 from fhir_server.fhir.text import ascii_digits
 from fhir_server.security.context import AccessContext
 from fhir_server.security.gate import AccessGate, enter, leave
+from fhir_server.store.conflicts import retrying
 
 log = logging.getLogger("fhir_server")
 CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
@@ -97,7 +98,7 @@ class HttpAdapter:
         try:
             handler = self.interactions.route(method, segments)
             req = await self._fhir_request(request, method, segments)
-            return self._render(req, await handler(self.interactions, req, None))
+            return self._render(req, await retrying(lambda: handler(self.interactions, req, None)))
         except FhirError as exc:
             return error_response(exc.status, exc.issues, exc.headers)
         except RecursionError:  # a body nested deeper than any code path expects

@@ -342,6 +342,7 @@ class Repository:
         if not params:
             raise BadRequest(f"{what} needs search criteria")
         parsed = self.parser.parse(resource_type, params + [("_count", "2")], strict=True)
+        await t.claim(resource_type, params)
         page = await t.search(parsed.query)
         if len(page.items) > 1:
             raise PreconditionFailed(f"{what}: criteria '{criteria}' match more than one {resource_type}")

@@ -100,6 +100,12 @@ class StoreTransaction(StoreReader):
     async def write(self, version: StoredVersion, index: ResourceIndex | None) -> None:
         """Store a new current version (body None: a deletion) and replace its index entries."""
 
+    async def claim(self, resource_type: str, criteria: list[tuple[str, str]]) -> None:
+        """Called by a conditional interaction before it looks for matches: two transactions
+        claiming the same criteria must not both commit (the loser raises
+        :class:`~fhir_server.store.conflicts.TransactionConflict`). Nothing to do for a store whose
+        write transactions never overlap."""
+
     async def create_many(self, created: list[tuple[StoredVersion, ResourceIndex]]) -> None:
         """Store first versions of resources whose ids are new (the caller made them); a store may
         do it in fewer calls than :meth:`write` would."""

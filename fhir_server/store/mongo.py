@@ -6,8 +6,10 @@ a deployment that cannot run them (a standalone ``mongod``) gets a 503 with the 
 never a partial write. Every MongoDB call is bounded: an unreachable server answers
 :class:`ServiceUnavailable` after ``serverSelectionTimeoutMS`` and the client reconnects by
 itself when the server is back. Within one process, transactions are serialised (as in
-SQLite) so that conditional interactions stay exact; across processes a conflicting
-write fails with 409 instead of overwriting.
+SQLite). Across processes, snapshot isolation alone would let two conditional creates both
+find nothing and both insert: each conditional interaction therefore also writes a claim
+document keyed by its type and criteria, so of two racing transactions one fails with a write
+conflict (:class:`TransactionConflict`) and its request runs again, finding the winner's resource.
 """
 
 from __future__ import annotations
@@ -18,21 +20,25 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pymongo.errors as mongo_errors
 from pymongo import AsyncMongoClient
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from fhir_server.errors import Conflict, FhirError, ServiceUnavailable
+from fhir_server.errors import FhirError, ServiceUnavailable
 from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.text import ascii_digits
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.conflicts import TransactionConflict
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.mongo_schema import (
+    CLAIM_INDEXES,
+    CLAIMS,
     HISTORY,
     HISTORY_INDEXES,
     RESOURCE_INDEXES,
@@ -46,6 +52,7 @@ from fhir_server.store.mongo_search import Filter, MongoTranslator, keyset_filte
 DEFAULT_OPTIONS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "socketTimeoutMS": 30000}
 _VERSION_FIELDS = {"type": 1, "id": 1, "version_id": 1, "last_updated": 1, "lu_us": 1, "method": 1, "body": 1}
 _NO_TRANSACTIONS = 20  # IllegalOperation: "Transaction numbers are only allowed on a replica set member or mongos"
+_WRITE_CONFLICT = 112
 T = TypeVar("T")
 
 
@@ -59,14 +66,20 @@ def _version(doc: dict[str, Any]) -> StoredVersion:
 
 def _translate_error(exc: Exception) -> FhirError:
     if isinstance(exc, mongo_errors.DuplicateKeyError):
-        return Conflict("a concurrent write changed this resource; retry the request")
+        return TransactionConflict("a concurrent write changed this resource; retry the request")
     if isinstance(exc, mongo_errors.OperationFailure):
         if exc.code == _NO_TRANSACTIONS or "Transaction numbers" in str(exc):
             return ServiceUnavailable(
                 "the MongoDB deployment cannot run transactions: a replica set or sharded cluster is required"
             )
-        if exc.has_error_label("TransientTransactionError"):
-            return Conflict("a concurrent transaction changed the same resources; retry the request")
+        # MongoDB reports a conflict at the write (WriteConflict, labelled transient); some
+        # implementations (mongoeco) only at commit, as "Write conflict during transaction commit"
+        if (
+            exc.has_error_label("TransientTransactionError")
+            or exc.code == _WRITE_CONFLICT
+            or ("write conflict" in str(exc).lower())
+        ):
+            return TransactionConflict("a concurrent transaction changed the same resources; retry the request")
     if isinstance(exc, mongo_errors.ConnectionFailure | mongo_errors.ServerSelectionTimeoutError):
         return ServiceUnavailable("the database (MongoDB) is unreachable; retry later")
     if isinstance(exc, mongo_errors.ExecutionTimeout | mongo_errors.WTimeoutError):
@@ -362,6 +375,14 @@ class _MongoTransaction(_MongoReader, StoreTransaction):
         await self._history.insert_one(history_doc, session=self._session)
 
     @_guarded
+    async def claim(self, resource_type: str, criteria: list[tuple[str, str]]) -> None:
+        """Write the criteria's claim document: a concurrent transaction claiming the same
+        criteria (the same parameters in any order) then conflicts with this one."""
+        key = f"{resource_type}?{urlencode(sorted(criteria))}"
+        now = datetime.now(UTC)
+        await self._db[CLAIMS].update_one({"_id": key}, {"$set": {"at": now}}, upsert=True, session=self._session)
+
+    @_guarded
     async def reindex(
         self, resource_type: str, after: str | None, limit: int, extract: Callable[[bytes], ResourceIndex]
     ) -> tuple[int, str | None]:
@@ -400,6 +421,7 @@ class MongoStore(_MongoReader, Store):
             return
         await self._resources.create_indexes(RESOURCE_INDEXES)
         await self._history.create_indexes(HISTORY_INDEXES)
+        await self._db[CLAIMS].create_indexes(CLAIM_INDEXES)
         self._indexed = True
 
     @asynccontextmanager

@@ -32,7 +32,10 @@ from fhir_server.fhir.index_model import (
     UriEntry,
 )
 
-RESOURCES, HISTORY = "resources", "history"
+RESOURCES, HISTORY, CLAIMS = "resources", "history", "claims"
+CLAIM_LIFETIME_SECONDS = 3600
+"""``claims`` holds ``{_id: "<type>?<sorted criteria>", at}``, written by every conditional
+interaction's transaction (``mongo._MongoTransaction.claim``); they are removed an hour later."""
 
 # ResourceIndex field → (embedded array name, entry class, (document key, entry attribute)…)
 ENTRY_FIELDS: dict[str, tuple[str, type, tuple[tuple[str, str], ...]]] = {
@@ -93,6 +96,7 @@ RESOURCE_INDEXES = [
     IndexModel([("idx.number.p", ASCENDING), ("idx.number.lo", ASCENDING)], name="number"),
     IndexModel([("idx.quantity.p", ASCENDING), ("idx.quantity.lo", ASCENDING)], name="quantity"),
 ]
+CLAIM_INDEXES = [IndexModel([("at", ASCENDING)], name="expiry", expireAfterSeconds=CLAIM_LIFETIME_SECONDS)]
 HISTORY_INDEXES = [
     IndexModel([("seq", DESCENDING)], name="seq", unique=True),
     IndexModel([("type", ASCENDING), ("id", ASCENDING), ("version_id", ASCENDING)], name="version", unique=True),

@@ -162,9 +162,7 @@ def test_group_level_export_takes_type_and_since(client) -> None:
     marie, jean = create(client, patient()), create(client, patient("Wagner", "Jean"))
     early = _condition(client, marie["id"])
     group = _group(client, (f"Patient/{marie['id']}", False), (f"Patient/{jean['id']}", False))
-    assert exported(client, kick_off(client, f"/Group/{group['id']}/$export?_type=Condition")) == {
-        "Condition": {early}
-    }
+    assert exported(client, kick_off(client, f"/Group/{group['id']}/$export?_type=Condition")) == {"Condition": {early}}
     late = _condition(client, jean["id"])  # written after the Group: only it is after the cutoff
     since = exported(client, kick_off(client, f"/Group/{group['id']}/$export?_since={group['meta']['lastUpdated']}"))
     assert since == {"Condition": {late}}
