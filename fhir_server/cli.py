@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--checkpoint", help="checkpoint file (default: <data dir>/load-checkpoint.json)")
     load.add_argument("--limit", type=int, help="stop after this many resources (exit 3, resumable; for tests)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.add_argument(
+        "--workers", type=int, help="validation processes (default: one per core; 0: validate in the main process)"
+    )
     load.set_defaults(handler=_load)
     token = commands.add_parser(
         "token", help="print an access token signed with the built-in authorization server's key (data dir)"

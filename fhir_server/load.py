@@ -1,8 +1,10 @@
 """``fhir-server load FILES…``: bulk import of NDJSON and Bundle files into the configured store.
 
-In-process through the app's ``Repository`` (validation, LU profile enforcement, guards,
-versioning and index extraction exactly as over HTTP), ``--batch`` resources per store
-transaction, PUT semantics with each resource's own id, references kept as written:
+Through the app's ``Repository`` (validation, LU profile enforcement, guards, versioning and
+index extraction as over HTTP), ``--batch`` resources per store transaction, PUT semantics
+with each resource's own id, references kept as written. Validation, most of the work and
+independent of the store, runs in ``--workers`` processes (:mod:`fhir_server.load_validation`)
+a few batches ahead of the main process, which writes the batches in file order:
 
 - a ``.ndjson`` file holds one resource per line; any other file is JSON: a Bundle of type
   transaction/batch/collection/searchset (its entries' resources are loaded; DELETE entries
@@ -14,20 +16,24 @@ transaction, PUT semantics with each resource's own id, references kept as writt
   checkpoint is removed once every file is loaded;
 - a progress bar on stderr; resources per second at the end.
 
-Exit status: 0 done, 1 a resource was refused (the batch holding it is rolled back; the
-message names file and line/entry), 2 a file cannot be read, 3 stopped by ``--limit``
-(for tests: fault injection) or Ctrl-C, resumable.
+Exit status: 0 done, 1 a resource was refused (nothing of the batch holding it is written,
+the batches before it are; the message names file and line/entry of each refused resource
+of that batch with its issues), 2 a file cannot be read, 3 stopped by ``--limit`` (for
+tests: fault injection) or Ctrl-C, resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,8 @@ from typing import Any
 import orjson
 
 from fhir_server.config import Settings
+from fhir_server.fhir.profile_enforcement import ProfileEnforcement
+from fhir_server.load_validation import LoadChecker, check_in_worker, start_worker
 
 CHECKPOINT_NAME = "load-checkpoint.json"
 
@@ -104,9 +112,19 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-def read_units(path: Path, start: int, position: list[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(offset after this unit, resource) from ``start`` on; offset = lines or entries.
-    ``position[0]`` follows the bytes read (NDJSON), for the progress bar."""
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One resource of a file: ``offset`` = lines or entries up to and including it."""
+
+    offset: int
+    resource: dict[str, Any]
+    raw: bytes  # its JSON, for the validation workers
+
+
+def read_units(path: Path, start: int, position: list[int] | None = None) -> Iterator[Unit]:
+    """The resources of a file from ``start`` on. ``position[0]`` follows the bytes read
+    (NDJSON), for the progress bar. A resource without an id gets one derived from the file
+    name and offset, so a re-run writes the same id."""
     try:
         if path.suffix == ".ndjson":
             with path.open("rb") as f:
@@ -116,7 +134,7 @@ def read_units(path: Path, start: int, position: list[int] | None = None) -> Ite
                     if n <= start or not line.strip():
                         continue
                     try:
-                        yield n, orjson.loads(line)
+                        yield _unit(path, n, orjson.loads(line), line)
                     except orjson.JSONDecodeError as exc:
                         raise LoadError(f"{path}:{n}: not JSON: {exc}", 2) from exc
             return
@@ -125,16 +143,28 @@ def read_units(path: Path, start: int, position: list[int] | None = None) -> Ite
         raise LoadError(f"{path}: cannot read: {exc}", 2) from exc
     except orjson.JSONDecodeError as exc:
         raise LoadError(f"{path}: not JSON: {exc}", 2) from exc
-    if data.get("resourceType") == "Bundle" and data.get("type") in ("transaction", "batch", "collection", "searchset"):
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle" and data.get("type") in BUNDLE_TYPES:
         for n, entry in enumerate(data.get("entry") or [], 1):
-            if n <= start:
+            if n <= start or not isinstance(entry, dict):
                 continue
             method = (entry.get("request") or {}).get("method", "PUT")
             if method == "DELETE" or "resource" not in entry:
                 continue
-            yield n, entry["resource"]
+            yield _unit(path, n, entry["resource"], None)
     elif start < 1:
-        yield 1, data
+        yield _unit(path, 1, data, None)
+
+
+BUNDLE_TYPES = ("transaction", "batch", "collection", "searchset")
+
+
+def _unit(path: Path, offset: int, resource: Any, raw: bytes | None) -> Unit:
+    if not isinstance(resource, dict):
+        raise LoadError(f"{path}:{offset}: not a resource (a JSON object)")
+    if not resource.get("id"):
+        resource = {**resource, "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}#{offset}"))}
+        raw = None
+    return Unit(offset, resource, raw if raw is not None else orjson.dumps(resource))
 
 
 def same_content(stored: bytes, resource: dict[str, Any]) -> bool:
@@ -170,6 +200,137 @@ class Progress:
         print(("\r" if self.tty else "") + line, end="\n" if final or not self.tty else "", file=sys.stderr, flush=True)
 
 
+@dataclass
+class Chunk:
+    """The resources of one store transaction, all from one file."""
+
+    path: Path
+    units: list[Unit]
+    done_bytes: int  # of all files, once it is written (progress bar)
+
+
+class Batches:
+    """The chunks still to load, from each file's checkpoint on; stops after ``limit`` resources."""
+
+    def __init__(self, files: list[Path], checkpoint: Checkpoint, batch: int, limit: int | None):
+        self.files, self.checkpoint, self.batch, self.limit = files, checkpoint, max(1, batch), limit
+        self.stopped = False  # the limit was reached before the end
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[Chunk]:
+        done_bytes = 0
+        count = 0
+        for path in self.files:
+            start = self.checkpoint.offset(path)
+            self.skipped += start
+            position = [0]
+            units: list[Unit] = []
+            for unit in read_units(path, start, position):
+                if self.limit is not None and count >= self.limit:
+                    self.stopped = True
+                    break
+                count += 1
+                units.append(unit)
+                if len(units) >= self.batch:
+                    yield Chunk(path, units, done_bytes + position[0])
+                    units = []
+            done_bytes += path.stat().st_size
+            if units:
+                yield Chunk(path, units, done_bytes)
+            if self.stopped:
+                return
+
+
+class Validation:
+    """Validation of chunks in ``workers`` processes (0: in this one), ahead of the writes."""
+
+    def __init__(self, settings: Settings, workers: int):
+        self.workers = workers
+        self.checker: LoadChecker | None = None
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),  # not fork: the parent has threads and a store open
+                initializer=start_worker,
+                initargs=(settings.profiles_dir, settings.terminology_dir),
+            )
+        else:
+            self.checker = LoadChecker.load(settings.profiles_dir, settings.terminology_dir)
+
+    @property
+    def depth(self) -> int:
+        """Chunks validated ahead of the one being written: one queued per worker, one running."""
+        return 2 * self.workers
+
+    def submit(self, chunk: Chunk) -> asyncio.Future[list[str | None]]:
+        raws = [u.raw for u in chunk.units]
+        if self.pool is not None:
+            return asyncio.get_running_loop().run_in_executor(self.pool, check_in_worker, raws)
+        assert self.checker is not None
+        future: asyncio.Future[list[str | None]] = asyncio.get_running_loop().create_future()
+        future.set_result(self.checker.messages(raws))
+        return future
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+MAX_REPORTED = 20
+"""Refused resources named in the error message of a chunk."""
+
+
+class Writer:
+    """Writes validated chunks, each in one store transaction, then checkpoints it."""
+
+    def __init__(self, repository: Any, checkpoint: Checkpoint, report: Report):
+        self.repository = repository
+        self.checkpoint = checkpoint
+        self.report = report
+        # the checks the validation workers ran; guards and any other hook run here
+        self.checked = tuple(h for h in repository.hooks if isinstance(h, ProfileEnforcement))
+
+    async def write(self, chunk: Chunk, messages: list[str | None]) -> None:
+        refused = [(u, m) for u, m in zip(chunk.units, messages, strict=True) if m is not None]
+        if refused:
+            lines = [f"{chunk.path}:{u.offset}: {_name(u.resource)} refused: {m}" for u, m in refused[:MAX_REPORTED]]
+            if len(refused) > MAX_REPORTED:
+                lines.append(f"… and {len(refused) - MAX_REPORTED} more refused resources in the same batch")
+            raise LoadError("\n".join(lines))
+        written = unchanged = 0
+        kinds: dict[str, int] = {}
+        async with self.repository.transaction() as tx:
+            for unit in chunk.units:
+                rtype, rid = unit.resource["resourceType"], unit.resource["id"]
+                previous = await tx.read(rtype, rid)
+                if previous is not None and previous.body is not None and same_content(previous.body, unit.resource):
+                    unchanged += 1
+                else:
+                    try:
+                        await self.repository.update(rtype, rid, unit.resource, tx=tx, checked=self.checked)
+                    except Exception as exc:  # a guard's FhirError (403, 422 …): name the culprit
+                        detail = getattr(exc, "issues", None)
+                        text = "; ".join(getattr(i, "diagnostics", str(i)) for i in detail) if detail else str(exc)
+                        raise LoadError(f"{chunk.path}:{unit.offset}: {rtype}/{rid} refused: {text}") from exc
+                    written += 1
+                kinds[rtype] = kinds.get(rtype, 0) + 1
+        self.checkpoint.save(chunk.path, chunk.units[-1].offset)
+        self.report.written += written
+        self.report.unchanged += unchanged
+        for k, v in kinds.items():
+            self.report.counts[k] = self.report.counts.get(k, 0) + v
+
+
+def _name(resource: dict[str, Any]) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id')}"
+
+
+def default_workers() -> int:
+    """One validation process per core: validation is most of the work, the writes are serial."""
+    return os.cpu_count() or 1
+
+
 async def load_files(
     settings: Settings,
     files: list[Path],
@@ -178,84 +339,52 @@ async def load_files(
     checkpoint_path: Path | None = None,
     limit: int | None = None,
     quiet: bool = False,
+    workers: int | None = None,
 ) -> Report:
     from fhir_server.app import create_app
 
     app = create_app(settings)
-    repository = app.state.repository
     checkpoint = Checkpoint(checkpoint_path or settings.data_dir / CHECKPOINT_NAME)
     report = Report()
-    sizes = {p: p.stat().st_size for p in files}
-    progress = Progress(sum(sizes.values()), quiet)
+    progress = Progress(sum(p.stat().st_size for p in files), quiet)
+    batches = Batches(files, checkpoint, batch, limit)
+    writer = Writer(app.state.repository, checkpoint, report)
+    validation = Validation(settings, default_workers() if workers is None else workers)
     done_bytes = 0
+    in_flight: deque[tuple[Chunk, asyncio.Future[list[str | None]]]] = deque()
 
-    async def commit(path: Path, pending: list[tuple[int, dict[str, Any]]]) -> None:
-        written = unchanged = 0
-        kinds: dict[str, int] = {}
-        try:
-            async with repository.transaction() as tx:
-                for offset, resource in pending:
-                    rtype = resource.get("resourceType")
-                    rid = resource.get("id")
-                    if not isinstance(rtype, str):
-                        raise LoadError(f"{path}:{offset}: no resourceType")
-                    if not rid:  # deterministic, so a re-run writes the same id
-                        rid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}#{offset}"))
-                        resource = {**resource, "id": rid}
-                    previous = await tx.read(rtype, rid)
-                    if previous is not None and previous.body is not None and same_content(previous.body, resource):
-                        unchanged += 1
-                    else:
-                        try:
-                            await repository.update(rtype, rid, resource, tx=tx)
-                        except LoadError:
-                            raise
-                        except Exception as exc:  # a FhirError (422 …): name the culprit
-                            detail = getattr(exc, "issues", None)
-                            text = "; ".join(getattr(i, "diagnostics", str(i)) for i in detail) if detail else str(exc)
-                            raise LoadError(f"{path}:{offset}: {rtype}/{rid} refused: {text}") from exc
-                        written += 1
-                    kinds[rtype] = kinds.get(rtype, 0) + 1
-        except LoadError:
-            raise
-        checkpoint.save(path, pending[-1][0])
-        report.written += written
-        report.unchanged += unchanged
-        for k, v in kinds.items():
-            report.counts[k] = report.counts.get(k, 0) + v
-        pending.clear()
+    async def write_next() -> None:
+        nonlocal done_bytes
+        chunk, future = in_flight.popleft()
+        await writer.write(chunk, await future)
+        done_bytes = chunk.done_bytes
+        progress.show(done_bytes, report.written + report.unchanged)
 
-    async with app.router.lifespan_context(app):
-        started = time.perf_counter()
-        try:
-            for path in files:
-                start = checkpoint.offset(path)
-                pending: list[tuple[int, dict[str, Any]]] = []
-                position = [0]
-                for offset, resource in read_units(path, start, position):
-                    pending.append((offset, resource))
-                    if len(pending) >= batch:
-                        if limit is not None and report.written + report.unchanged + len(pending) > limit:
-                            pending[:] = pending[: max(0, limit - report.written - report.unchanged)]
-                            if pending:
-                                await commit(path, pending)
-                            raise Stopped
-                        await commit(path, pending)
-                        progress.show(done_bytes + position[0], report.written + report.unchanged)
-                if pending:
-                    if limit is not None and report.written + report.unchanged + len(pending) > limit:
-                        pending[:] = pending[: max(0, limit - report.written - report.unchanged)]
-                        if pending:
-                            await commit(path, pending)
-                        raise Stopped
-                    await commit(path, pending)
-                if start:
-                    report.skipped += start
-                done_bytes += sizes[path]
-                progress.show(done_bytes, report.written + report.unchanged)
-        finally:
-            report.seconds = time.perf_counter() - started
-            progress.show(done_bytes, report.written + report.unchanged, final=True)
+    try:
+        async with app.router.lifespan_context(app):
+            started = time.perf_counter()
+            try:
+                try:
+                    for chunk in batches:
+                        in_flight.append((chunk, validation.submit(chunk)))
+                        while len(in_flight) > validation.depth:
+                            await write_next()
+                except LoadError:  # an unreadable file or line: what came before it is kept
+                    while in_flight:
+                        await write_next()
+                    raise
+                while in_flight:
+                    await write_next()
+            finally:
+                report.seconds = time.perf_counter() - started
+                report.skipped = batches.skipped
+                progress.show(done_bytes, report.written + report.unchanged, final=True)
+    finally:
+        for _, future in in_flight:
+            future.cancel()
+        validation.close()
+    if batches.stopped:
+        raise Stopped
     checkpoint.remove()
     return report
 
@@ -278,7 +407,13 @@ def run(args: Any) -> int:
     try:
         report = asyncio.run(
             load_files(
-                settings, files, batch=args.batch, checkpoint_path=checkpoint, limit=args.limit, quiet=args.quiet
+                settings,
+                files,
+                batch=args.batch,
+                checkpoint_path=checkpoint,
+                limit=args.limit,
+                quiet=args.quiet,
+                workers=getattr(args, "workers", None),
             )
         )
     except LoadError as exc:

@@ -55,8 +55,21 @@ def _empty_issues(node: Any, path: str, issues: list[Issue]) -> None:
         issues.append(Issue("structure", f"{path}: empty or blank string is not allowed", expression=(path,)))
 
 
-def validate_structure(resource: Any, expected_type: str) -> None:
-    """Raise :class:`BadRequest` with one issue per problem, each naming the element's path."""
+def validate_basics(resource: Any, expected_type: str) -> None:
+    """What :func:`validate_structure` checks besides the models: a JSON object of the expected
+    type, a valid id, no null or empty values. Enough for a caller that also walks the resource
+    against its StructureDefinition (``fhir_server.load_validation``)."""
+    _check_type_and_id(resource, expected_type)
+    issues: list[Issue] = []
+    try:
+        _empty_issues(resource, expected_type, issues)
+    except RecursionError:
+        raise BadRequest("The resource is nested too deeply to be a FHIR resource") from None
+    if issues:
+        raise BadRequest(issues[0].diagnostics, issues=issues)
+
+
+def _check_type_and_id(resource: Any, expected_type: str) -> None:
     if not isinstance(resource, dict):
         raise BadRequest("The body must be a JSON object holding a FHIR resource")
     actual = resource.get("resourceType")
@@ -67,6 +80,11 @@ def validate_structure(resource: Any, expected_type: str) -> None:
     rid = resource.get("id")
     if rid is not None and (not isinstance(rid, str) or not ID_PATTERN.match(rid) or not rid.strip(".")):
         raise BadRequest(f"'{rid}' is not a valid FHIR id", expression=f"{expected_type}.id")
+
+
+def validate_structure(resource: Any, expected_type: str) -> None:
+    """Raise :class:`BadRequest` with one issue per problem, each naming the element's path."""
+    _check_type_and_id(resource, expected_type)
     issues: list[Issue] = []
     try:
         _empty_issues(resource, expected_type, issues)
