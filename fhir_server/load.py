@@ -19,7 +19,7 @@ a few batches ahead of the main process, which writes the batches in file order:
 Exit status: 0 done, 1 a resource was refused (nothing of the batch holding it is written,
 the batches before it are; the message names file and line/entry of each refused resource
 of that batch with its issues), 2 a file cannot be read, 3 stopped by ``--limit`` (for
-tests: fault injection) or Ctrl-C, resumable.
+tests: fault injection), Ctrl-C or SIGTERM (after the batch being written), resumable.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
+import signal
 import sys
 import time
 import uuid
@@ -64,6 +66,9 @@ class Report:
     skipped: int = 0  # already committed by an earlier, interrupted run
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    cpu_main: float = 0.0  # CPU seconds (user + system) of this process over the load
+    cpu_workers: float = 0.0  # of the validation workers, start-up included
+    workers: int = 0
 
     @property
     def per_second(self) -> float:
@@ -71,10 +76,14 @@ class Report:
 
     def summary(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        cpu = (
+            f"CPU: {self.cpu_main:.1f} s in this process, "
+            f"{self.cpu_workers:.1f} s in {self.workers} validation worker processes"
+        )
         return (
             f"loaded {self.written + self.unchanged} resources ({self.written} written, {self.unchanged} unchanged, "
             f"{self.skipped} skipped as already committed) in {self.seconds:.1f} s = "
-            f"{self.per_second:.0f} resources/s" + (f"\n  {kinds}" if kinds else "")
+            f"{self.per_second:.0f} resources/s" + (f"\n  {kinds}" if kinds else "") + f"\n  {cpu}"
         )
 
 
@@ -326,6 +335,14 @@ def _name(resource: dict[str, Any]) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id')}"
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def default_workers() -> int:
     """One validation process per core: validation is most of the work, the writes are serial."""
     return os.cpu_count() or 1
@@ -352,9 +369,24 @@ async def load_files(
     validation = Validation(settings, default_workers() if workers is None else workers)
     done_bytes = 0
     in_flight: deque[tuple[Chunk, asyncio.Future[list[str | None]]]] = deque()
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def interrupt() -> None:
+        """Ctrl-C or SIGTERM: stop before the next batch (a task cancellation would not do: the
+        store finishes a COMMIT through it). A second signal stops at once."""
+        nonlocal interrupted
+        interrupted = True
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, interrupt)
 
     async def write_next() -> None:
         nonlocal done_bytes
+        if interrupted:
+            raise Stopped
         chunk, future = in_flight.popleft()
         await writer.write(chunk, await future)
         done_bytes = chunk.done_bytes
@@ -363,6 +395,7 @@ async def load_files(
     try:
         async with app.router.lifespan_context(app):
             started = time.perf_counter()
+            cpu_started = _cpu(resource.RUSAGE_SELF)
             try:
                 try:
                     for chunk in batches:
@@ -377,12 +410,16 @@ async def load_files(
                     await write_next()
             finally:
                 report.seconds = time.perf_counter() - started
+                report.cpu_main = _cpu(resource.RUSAGE_SELF) - cpu_started
                 report.skipped = batches.skipped
                 progress.show(done_bytes, report.written + report.unchanged, final=True)
     finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
         for _, future in in_flight:
             future.cancel()
-        validation.close()
+        validation.close()  # the workers have exited: their CPU time is ours to read
+        report.cpu_workers, report.workers = _cpu(resource.RUSAGE_CHILDREN), validation.workers
     if batches.stopped:
         raise Stopped
     checkpoint.remove()

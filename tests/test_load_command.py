@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,79 @@ def test_load_bundles(tmp_path: Path) -> None:
     result = _load(tmp_path / "store", sorted(out.glob("bundle-*.json")), "--quiet")
     assert result.returncode == 0, result.stderr
     assert _store_counts(tmp_path / "store", sorted(counts)) == counts
+
+
+def _copy(src: Path, dst: Path) -> list[Path]:
+    dst.mkdir()
+    for f in sorted(src.glob("*.ndjson")):
+        (dst / f.name).write_bytes(f.read_bytes())
+    return sorted(dst.glob("*.ndjson"))
+
+
+def test_invalid_resources_in_a_parallel_load_are_reported_and_not_stored(generated, tmp_path: Path) -> None:
+    out, counts = generated
+    files = _copy(out, tmp_path / "data")
+    claims = tmp_path / "data" / "10-Claim.ndjson"
+    original = claims.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    bad = [json.loads(lines[i]) for i in (59, 74)]  # lines 60 and 75: both in the second batch of 50
+    bad[0]["created"] = "yesterday"
+    bad[1]["fooBar"] = 1
+    lines[59], lines[74] = json.dumps(bad[0]) + "\n", json.dumps(bad[1]) + "\n"
+    claims.write_text("".join(lines), encoding="utf-8")
+    data_dir = tmp_path / "store"
+
+    refused = _load(data_dir, files, "--workers", "2", "--quiet")
+    assert refused.returncode == 1, refused.stderr
+    assert f"10-Claim.ndjson:60: Claim/{bad[0]['id']} refused: Claim.created" in refused.stderr, refused.stderr
+    assert f"10-Claim.ndjson:75: Claim/{bad[1]['id']} refused: " in refused.stderr
+    assert "fooBar" in refused.stderr
+    stored = _store_counts(data_dir, sorted(counts))
+    assert stored == {**counts, "Claim": 50}  # the batch before is kept, nothing of the refused one
+    with make_client(data_dir) as client:
+        assert client.get(f"/Claim/{bad[0]['id']}").status_code == 404
+    checkpoint = json.loads((data_dir / "load-checkpoint.json").read_text(encoding="utf-8"))
+    assert checkpoint["files"][str(claims)]["offset"] == 50
+
+    claims.write_text(original, encoding="utf-8")  # fixed: the changed file is loaded again, idempotently
+    fixed = _load(data_dir, files, "--workers", "2", "--quiet")
+    assert fixed.returncode == 0, fixed.stderr
+    assert _store_counts(data_dir, sorted(counts)) == counts
+
+
+def test_ctrl_c_leaves_no_half_written_batch_and_the_load_resumes(tmp_path: Path) -> None:
+    more = tmp_path / "more"
+    subprocess.run(
+        [sys.executable, str(REPO / "bench/generate.py"), "--patients", "300", "--seed", "8", "--years", "1",
+         "--format", "ndjson", "--out", str(more)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    files = sorted(more.glob("*.ndjson"))
+    lines = {f: len(f.read_text(encoding="utf-8").splitlines()) for f in files}
+    data_dir = tmp_path / "store"
+    batch = 20
+    proc = subprocess.Popen(
+        [*CLI, "load", *map(str, files), "--data-dir", str(data_dir), "--batch", str(batch), "--workers", "2",
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    checkpoint_file = data_dir / "load-checkpoint.json"
+    while not checkpoint_file.exists() and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stderr
+    assert "rerun the same command to resume" in stderr
+
+    checkpoint = json.loads(checkpoint_file.read_text(encoding="utf-8"))["files"]
+    types = {f: json.loads(f.read_text(encoding="utf-8").splitlines()[0])["resourceType"] for f in files}
+    stored = _store_counts(data_dir, sorted(types.values()))
+    assert sum(stored.values()) < sum(lines.values()), "the load ended before the interruption"
+    for f in files:  # each file's resources are stored by whole batches, at least up to its checkpoint
+        boundaries = {min(k * batch, lines[f]) for k in range(lines[f] // batch + 2)}
+        assert stored[types[f]] in boundaries, (f.name, stored[types[f]])
+        assert stored[types[f]] >= checkpoint.get(str(f), {}).get("offset", 0)
+
+    resumed = _load(data_dir, files, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _store_counts(data_dir, sorted(types.values())) == {types[f]: lines[f] for f in files}
