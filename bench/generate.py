@@ -650,6 +650,7 @@ class Generator:
                     "title": "Traitements en cours",
                     "code": {"coding": [{"system": "http://loinc.org", "code": "10160-0", "display": "History of Medication use Narrative"}]},
                     "text": {"status": "additional", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Voir le plan de traitement du médecin référent.</p></div>'},
+                    "emptyReason": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable", "display": "Unavailable"}]},
                 },
             ],
         }  # fmt: skip
