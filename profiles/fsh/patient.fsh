@@ -1,8 +1,8 @@
 Profile: LuPatient
-Parent: Patient
+Parent: Patient-uv-ips
 Id: lu-patient
 Title: "LU Patient"
-Description: "A person protected by the Luxembourg health insurance: the matricule (national identification number, 13 digits) and the status of the DSP. Derived from base R4 Patient (see profiles/README.md for why not from IPS)."
+Description: "A person protected by the Luxembourg health insurance: the matricule (national identification number, 13 digits) and the status of the DSP. Derived from the IPS Patient (hl7.fhir.uv.ips 2.0.0): name and birth date required, a name has a family name, a given name or a text (ips-pat-1)."
 * insert LuMeta
 * obeys lu-pat-1
 * identifier 1..*

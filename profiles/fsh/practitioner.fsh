@@ -1,8 +1,8 @@
 Profile: LuPractitioner
-Parent: Practitioner
+Parent: Practitioner-uv-ips
 Id: lu-practitioner
 Title: "LU Practitioner"
-Description: "A doctor practising in Luxembourg, identified by the CNS provider code (code prestataire). Derived from base R4 Practitioner."
+Description: "A doctor practising in Luxembourg, identified by the CNS provider code (code prestataire). Derived from the IPS Practitioner (hl7.fhir.uv.ips 2.0.0)."
 * insert LuMeta
 * identifier 1..*
 * identifier ^slicing.discriminator.type = #value
@@ -27,10 +27,10 @@ Expression: "matches('^[0-9]{8}$')"
 Severity: #error
 
 Profile: LuPractitionerRole
-Parent: PractitionerRole
+Parent: PractitionerRole-uv-ips
 Id: lu-practitionerrole
 Title: "LU PractitionerRole"
-Description: "A doctor's practice in Luxembourg: discipline (general practice, paediatrics, other specialties), CNS provider code, group practice (association libérale) code. Derived from base R4 PractitionerRole."
+Description: "A doctor's practice in Luxembourg: discipline (general practice, paediatrics, other specialties), CNS provider code, group practice (association libérale) code. Derived from the IPS PractitionerRole (hl7.fhir.uv.ips 2.0.0)."
 * insert LuMeta
 * practitioner 1..1
 * practitioner only Reference(LuPractitioner)

@@ -63,6 +63,10 @@ INVALID = {
     "lu-resume-patient-invalid-author-patient": ("Composition.author[0]", "Reference(Practitioner|PractitionerRole)"),
     "lu-resume-patient-bundle-invalid-no-patient": ("Bundle.entry", "slice 'patient'"),
     "lu-resume-patient-bundle-invalid-bad-matricule": ("Bundle.entry[1].resource.identifier[0].value", "lu-mat-2"),
+    # IPS-inherited: MedicationStatement-uv-ips effective[x] 1..1 (through the IPS Bundle's entry slice)
+    "lu-resume-patient-bundle-invalid-medication-no-effective": ("Bundle.entry[8].resource.effective", "minimum"),
+    # IPS-inherited: ips-comp-1, a section has entries or an empty reason
+    "lu-resume-patient-invalid-medications-narrative-only": ("Composition.section[2]", "ips-comp-1"),
     "lu-resume-prestations-invalid-no-period": ("Composition.event", "minimum required"),
     "lu-resume-prestations-invalid-section-code": ("Composition.section[0].code", "insurance-branch"),
     "lu-prestation-claim-invalid-no-insurance-branch": ("Claim.extension", "minimum required"),

@@ -5,7 +5,11 @@ The base comes from ``fhir_server/fhir/definitions/structure-definitions.json``,
 what validation needs (see :func:`compact_element`), constraints stored once by key, and
 enumerations of the ValueSets bound (required or extensible) whose content the R4 package
 fully defines. A profile folder adds full StructureDefinition JSON files (snapshot and/or
-differential), reduced the same way.
+differential), reduced the same way. A subfolder holding a ``package.json`` is a copy of a
+FHIR package the profiles depend on (``profiles/ips/``: the International Patient Summary):
+its StructureDefinitions are loaded but are not the server's own profiles (``profiles``), and
+its ValueSets add enumerations when their content is listed (``expansion.contains``, or a
+``compose`` of concept lists only).
 """
 
 from __future__ import annotations
@@ -122,23 +126,61 @@ class Definitions:
         return definitions
 
     def add_folder(self, folder: Path) -> None:
+        packages = {p.parent for p in folder.rglob("package.json") if p.parent != folder}
         for path in sorted(folder.rglob("*.json")):
+            if path.name == "package.json":
+                continue
             try:
                 resource = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 log.warning("profiles: %s is not JSON; ignored", path)
                 continue
-            if isinstance(resource, dict) and resource.get("resourceType") == "StructureDefinition":
-                self.add(resource)
+            if not isinstance(resource, dict):
+                continue
+            dependency = any(p in packages for p in path.parents)
+            if resource.get("resourceType") == "StructureDefinition":
+                self.add(resource, own=not dependency)
+            elif resource.get("resourceType") == "ValueSet" and dependency:
+                self.add_value_set(resource)
 
-    def add(self, sd: dict[str, Any]) -> None:
-        """Add a StructureDefinition resource (snapshot and/or differential)."""
+    def add(self, sd: dict[str, Any], own: bool = True) -> None:
+        """Add a StructureDefinition resource (snapshot and/or differential); ``own``: one of the
+        server's profiles, not a dependency's."""
         compact = compact_structure_definition(sd, self.constraints)
         self.structure_definitions[compact["url"]] = compact
-        self.profiles.append(compact["url"])
+        if own:
+            self.profiles.append(compact["url"])
+
+    def add_value_set(self, vs: dict[str, Any]) -> None:
+        """The enumeration of a ValueSet whose codes it lists itself; others stay unknown."""
+        members = enumeration(vs)
+        if members is not None and isinstance(vs.get("url"), str):
+            self.value_sets.setdefault(vs["url"], members)
 
     def by_url(self, url: str) -> dict[str, Any] | None:
         return self.structure_definitions.get(url.split("|", 1)[0])
+
+
+def enumeration(vs: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
+    """(system, code) of ``expansion.contains``, else of a compose made only of concept lists."""
+    expansion = (vs.get("expansion") or {}).get("contains")
+    if expansion:
+        out: set[tuple[str, str]] = set()
+        stack = list(expansion)
+        while stack:
+            c = stack.pop()
+            if c.get("code") and c.get("system"):
+                out.add((c["system"], c["code"]))
+            stack.extend(c.get("contains", ()))
+        return frozenset(out)
+    compose = vs.get("compose") or {}
+    includes = compose.get("include") or []
+    listed = all(
+        i.get("system") and i.get("concept") and not i.get("filter") and not i.get("valueSet") for i in includes
+    )
+    if not includes or compose.get("exclude") or not listed:
+        return None
+    return frozenset((i["system"], c["code"]) for i in includes for c in i["concept"])
 
 
 @cache

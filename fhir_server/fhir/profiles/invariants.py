@@ -4,10 +4,13 @@
   extensions or a value) are evaluated natively: they hold on every element of every
   resource, so evaluating them with fhirpathpy would cost more than all the rest, and
   fhirpathpy has no ``hasValue()`` (this module supplies one for the other invariants).
-- ``txt-1``/``txt-2`` (``htmlChecks()``) are not evaluated: fhirpathpy has no htmlChecks();
-  nor are invariants using ``resolve()`` (fhirpathpy does not resolve references; in the
-  supported types: ctm-1, and those listed by ``ProfileValidator.skipped_invariants()``).
-  :data:`SKIPPED` lists them with the reason; compile or run-time failures are added there.
+- ``txt-1``/``txt-2`` (both ``htmlChecks()``) are evaluated natively too, each for the rule
+  its text states (:mod:`.narrative`); ``htmlChecks()`` is also a user function for fhirpathpy.
+- ``resolve()`` (fhirpathpy has none) is a user function: the validator passes a resolver for
+  the resource being checked (contained resources, and the entries of the enclosing Bundle),
+  see :class:`Resolver`; a reference it cannot resolve gives empty, as the FHIRPath spec says.
+- :data:`SKIPPED` lists invariants fhirpathpy cannot compile or failed to evaluate, with the
+  reason.
 - ``X.as(T)`` is compiled as ``X.ofType(T)``: fhirpathpy refuses ``as`` on collections, which
   the R4 invariants (dom-3) apply it to.
 - Speed: top-level ``or``/``and``/``implies`` operands are compiled separately and
@@ -27,27 +30,51 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
+from fhir_server.fhir.profiles.narrative import allowed_xhtml, has_content, html_checks
+
 log = logging.getLogger(__name__)
 
-SKIPPED: dict[str, str] = {
-    "txt-1": "htmlChecks() is not implemented by fhirpathpy",
-    "txt-2": "htmlChecks() is not implemented by fhirpathpy",
-}
+SKIPPED: dict[str, str] = {}
+
+
+class Resolver(Protocol):
+    def __call__(self, reference: str) -> dict[str, Any] | None: ...
+
+
+# the resolver of the resource whose invariants are being evaluated (set by Invariant.holds)
+RESOLVER: ContextVar[Resolver | None] = ContextVar("fhirpath_resolver", default=None)
 
 
 def _has_value(inputs: list[Any]) -> bool:
     return len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)
 
 
+def _resolve(inputs: list[Any]) -> list[Any]:
+    """FHIRPath resolve(): each Reference (or reference string) to the resource it names, if found."""
+    resolver = RESOLVER.get()
+    out = []
+    for item in inputs:
+        ref = item.get("reference") if isinstance(item, dict) else item
+        found = resolver(ref) if resolver is not None and isinstance(ref, str) else None
+        if found is not None:
+            out.append(ResourceNode.create_node(found, found.get("resourceType")))
+    return out
+
+
 _OPTIONS = {
     "traceFn": lambda label, value: None,  # trace() would print to stdout
-    "userInvocationTable": {"hasValue": {"fn": _has_value}},
+    "userInvocationTable": {
+        "hasValue": {"fn": _has_value},
+        "resolve": {"fn": _resolve},
+        "htmlChecks": {"fn": html_checks},
+    },
 }
 _UNSAFE = re.compile(r"%|\$this|\$index|descendants\(|children\(|resolve\(|hasValue\(|repeat\(|htmlChecks\(|memberOf\(")
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
@@ -67,7 +94,12 @@ def _ext_1(value: Any) -> bool:
     return ("extension" in value) != has_value
 
 
-NATIVE: dict[str, Callable[[Any], bool]] = {"ele-1": _ele_1, "ext-1": _ext_1}
+NATIVE: dict[str, Callable[[Any], bool]] = {
+    "ele-1": _ele_1,
+    "ext-1": _ext_1,
+    "txt-1": allowed_xhtml,
+    "txt-2": has_content,
+}
 
 
 class _Leaf:
@@ -526,28 +558,43 @@ FAST: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
 
 
 class Invariant:
-    __slots__ = ("key", "severity", "human", "expression", "native", "tree", "fast")
+    __slots__ = ("key", "severity", "human", "expression", "native", "tree", "fast", "resolves")
 
     def __init__(self, key: str, definition: dict[str, Any]):
         self.key = definition.get("key", key)
         self.severity: str = definition.get("severity", "error")
         self.human: str = definition.get("human", "")
         self.expression: str = definition.get("expression", "")
-        self.native = NATIVE.get(key)
+        self.native = NATIVE.get(self.key)
         self.tree: Any = None if self.native is not None else _tree(self.expression)
         self.fast = FAST.get(self.expression) if self.native is None else None
+        self.resolves = "resolve()" in self.expression
 
-    def holds(self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None) -> bool:
+    def holds(
+        self,
+        value: Any,
+        base_path: str,
+        variables: dict[str, Any],
+        resource_type: str | None,
+        resolver: Resolver | None = None,
+    ) -> bool:
         """Whether the invariant holds on the element ``value`` (a dict, or a primitive value):
         it fails only if the expression is false (empty passes). ``base_path`` is the
-        element's path in its base type (``Patient.contact``, ``Period``)."""
+        element's path in its base type (``Patient.contact``, ``Period``); ``resolver`` serves
+        ``resolve()``."""
         if self.native is not None:
             return self.native(value)
         if self.fast is not None:
             result = self.fast(value, variables)
             if result is not FALLBACK:
                 return result is not False
-        return _eval(self.tree, value, base_path, variables, resource_type) is not False
+        if not self.resolves:
+            return _eval(self.tree, value, base_path, variables, resource_type) is not False
+        token = RESOLVER.set(resolver)
+        try:
+            return _eval(self.tree, value, base_path, variables, resource_type) is not False
+        finally:
+            RESOLVER.reset(token)
 
     def evaluate(self, value: Any, base_path: str, variables: dict[str, Any], resource_type: str | None) -> Any:
         """The three-valued result with fhirpathpy only (no fast path), for tests."""
@@ -557,9 +604,6 @@ class Invariant:
 def compile_invariant(key: str, definition: dict[str, Any]) -> Invariant | None:
     """The compiled invariant, or None (recorded in :data:`SKIPPED`) if it cannot be compiled."""
     if key in SKIPPED or definition.get("key") in SKIPPED:
-        return None
-    if "resolve()" in definition.get("expression", ""):
-        SKIPPED[key] = "uses resolve(), which fhirpathpy does not implement (no reference resolution)"
         return None
     try:
         return Invariant(key, definition)

@@ -2,10 +2,18 @@
 
 Supported: ``value`` and ``pattern`` (the slice's fixed[x]/pattern[x] at the path; for an
 extension slice discriminated by ``url`` without a fixed url, the extension profile URL),
-``type`` and ``profile`` (the resource type at the path: ``resource``), ``exists``. Paths
+``type`` (the resource type at the path: ``resource``), ``profile``, ``exists``. Paths
 are dotted element names, ``$this`` and ``extension('url')``. A slice whose discriminator
 cannot be worked out (``resolve()``, a path through a slice, a value given only by a
 binding) matches nothing: its items count as unsliced.
+
+``profile``: an item belongs to the slice when the resource at the path has the type of the
+slice's profile and, if several slices of the element have profiles on that type (the IPS
+Bundle's eight Observation slices), when it conforms to the profile (validated without error;
+the first such slice wins; see :func:`settle_profiles`). When a single slice has profiles on
+that type (the IPS Bundle's Condition slice), every resource of the type belongs to it and is
+validated against the profile: stricter than a pure conformance test, under which a
+non-conforming Condition would silently be "unsliced" in an open slicing.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ _EXT = re.compile(r"^extension\('([^']+)'\)$")
 
 @dataclass(frozen=True, slots=True)
 class Discriminator:
-    kind: str  # eq, contains, types, exists
+    kind: str  # eq, contains, types, exists, profile (settled into types or conforms)
     steps: tuple[str, ...]
     expected: Any
 
@@ -121,7 +129,7 @@ def discriminators(
             profiles = tuple(p for t in target.types for p in t.profiles)
             if not profiles:
                 return None
-            out.append(Discriminator("types", steps, profile_types(profiles)))
+            out.append(Discriminator("profile", steps, (profile_types(profiles), profiles)))
         elif kind == "exists":
             out.append(Discriminator("exists", steps, target.min > 0))
         else:
@@ -129,10 +137,40 @@ def discriminators(
     return out
 
 
-def matches(value: Any, tests: list[Discriminator]) -> bool:
+def settle_profiles(tests: dict[str, list[Discriminator] | None]) -> None:
+    """Turn each ``profile`` discriminator into a type test, or into a conformance test when
+    other slices of the same element have profiles on one of its types."""
+    slices_by_type: dict[str, int] = {}
+    for found in tests.values():
+        for t in found or ():
+            if t.kind == "profile":
+                for rtype in t.expected[0]:
+                    slices_by_type[rtype] = slices_by_type.get(rtype, 0) + 1
+    for name, found in tests.items():
+        if found is None:
+            continue
+        settled = []
+        for t in found:
+            if t.kind == "profile":
+                types, profiles = t.expected
+                settled.append(Discriminator("types", t.steps, types))
+                if any(slices_by_type[rtype] > 1 for rtype in types):
+                    settled.append(Discriminator("conforms", t.steps, profiles))
+            else:
+                settled.append(t)
+        tests[name] = settled
+
+
+Conforms = Callable[[Any, tuple[str, ...]], bool]
+
+
+def matches(value: Any, tests: list[Discriminator], conforms: Conforms) -> bool:
+    """Whether the item passes every test; ``conforms(resource, profiles)`` validates."""
     for t in tests:
         found = values_at(value, t.steps)
-        if t.kind == "eq":
+        if t.kind == "conforms":
+            ok = any(isinstance(v, dict) and conforms(v, t.expected) for v in found)
+        elif t.kind == "eq":
             ok = any(v == t.expected for v in found)
         elif t.kind == "contains":
             ok = any(contains(v, t.expected) for v in found)

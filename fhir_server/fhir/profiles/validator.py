@@ -12,9 +12,11 @@ FHIRPath-like ``expression`` (``Patient.identifier[0].system``):
   targets (``Reference(Patient|Group)`` against ``reference``/``type``);
 - fixed[x] (equal) and pattern[x] (contains) values;
 - slicing by value/pattern/type/profile/exists discriminators (closed slicing: items in
-  no slice are errors; open: allowed);
+  no slice are errors; open: allowed); an item in a slice is checked against the slice's
+  definition (which, in a snapshot, includes the element's), others against the element;
 - required (error) and extensible (warning) bindings, see :mod:`.bindings`;
-- invariants (FHIRPath), see :mod:`.invariants`, with their own severity.
+- invariants (FHIRPath), see :mod:`.invariants`, with their own severity; ``resolve()``
+  finds contained resources and the entries of the enclosing Bundle (:meth:`Context.resolve`).
 
 Work done once per profile: the element tree, per (element, type) a *plan* (JSON key →
 element, required children, invariants), slice discriminators, compiled invariants.
@@ -23,6 +25,7 @@ element, required children, invariants), slice discriminators, compiled invarian
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,12 +42,13 @@ from fhir_server.fhir.profiles.elements import (
 )
 from fhir_server.fhir.profiles.invariants import SKIPPED, Invariant, compile_invariant
 from fhir_server.fhir.profiles.primitives import load_primitives
-from fhir_server.fhir.profiles.slicing import contains, discriminators, matches
+from fhir_server.fhir.profiles.slicing import contains, discriminators, matches, settle_profiles
 from fhir_server.terminology.service import TerminologyService
 
 log = logging.getLogger(__name__)
 
 SD_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
+_RESTFUL = re.compile(r"/([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})$")  # .../Patient/123 -> Patient/123
 ABSTRACT_RESOURCES = frozenset({"Resource", "DomainResource"})
 STRUCTURAL = frozenset({"Element", "BackboneElement"})
 
@@ -63,30 +67,52 @@ class Plan:
         self.resource_type: str | None = None
 
 
+class NotConformant(Exception):
+    """Raised by a fail-fast :class:`Context` at its first error (conformance tests of slicing)."""
+
+
 class Context:
-    __slots__ = ("issues", "variables", "contained", "fullurls", "resource", "done")
+    __slots__ = ("issues", "variables", "contained", "entries", "resource", "done", "fail_fast", "conformance")
 
     def __init__(
         self,
         issues: list[Issue],
         resource: dict[str, Any],
         root: dict[str, Any],
-        fullurls: dict[str, str],
+        entries: dict[str, dict[str, Any]],
         done: set[tuple[int, int, str]] | None = None,
+        conformance: dict[tuple[int, tuple[str, ...]], bool] | None = None,
     ):
         self.issues = issues
-        # nested resources already checked against a profile at a path, shared by the whole walk:
-        # an entry matched by a slice is checked with the element and again with the slice, whose
-        # resource type has the same profile (issues are deduplicated; the work is not redone)
+        self.fail_fast = False
+        # results of slicing conformance tests, shared by the whole walk: (id(resource), profiles) -> bool
+        self.conformance: dict[tuple[int, tuple[str, ...]], bool] = {} if conformance is None else conformance
+        # nested resources already checked against a profile at a path, shared by the whole walk
+        # (an item in a slice whose definition is incomplete is checked with the element and again
+        # with the slice: the same profile twice is not redone)
         self.done: set[tuple[int, int, str]] = set() if done is None else done
         self.resource = resource
         self.variables = {"resource": resource, "rootResource": root}
         self.contained = {
             c.get("id"): c.get("resourceType") for c in resource.get("contained") or () if isinstance(c, dict)
         }
-        self.fullurls = fullurls
+        # resources of the enclosing Bundles by fullUrl, and by ``Type/id`` for RESTful fullUrls
+        self.entries = entries
+
+    def resolve(self, ref: str) -> dict[str, Any] | None:
+        """The resource a reference names: contained (``#id``, in this resource or the one
+        containing it), or an entry of the enclosing Bundle; None if not at hand."""
+        if ref.startswith("#"):
+            for holder in (self.resource, self.variables["rootResource"]):
+                for c in holder.get("contained") or ():
+                    if isinstance(c, dict) and c.get("id") == ref[1:]:
+                        return c
+            return None
+        return self.entries.get(ref)
 
     def error(self, code: str, path: str, message: str, severity: str = "error") -> None:
+        if self.fail_fast and severity == "error":
+            raise NotConformant
         self.issues.append(Issue(code, f"{path}: {message}", severity=severity, expression=(path,)))
 
 
@@ -100,6 +126,8 @@ class ProfileValidator:
         self._targets: dict[TypeRef, frozenset[str] | None] = {}
         sds = definitions.structure_definitions.values()
         self.kinds = {sd["type"]: sd["kind"] for sd in sds if sd.get("derivation") != "constraint"}
+        for sd in sds:  # types known only through a profile's snapshot (the IPS Flag, Specimen...)
+            self.kinds.setdefault(sd["type"], sd["kind"])
         self.extensions = {
             sd["url"] for sd in sds if sd["type"] == "Extension" and sd.get("derivation") == "constraint"
         }
@@ -238,17 +266,21 @@ class ProfileValidator:
         issues: list[Issue],
         resource: dict[str, Any],
         root: dict[str, Any],
-        fullurls: dict[str, str],
+        entries: dict[str, dict[str, Any]],
         done: set[tuple[int, int, str]] | None = None,
+        conformance: dict[tuple[int, tuple[str, ...]], bool] | None = None,
     ) -> Context:
         if resource.get("resourceType") == "Bundle":
-            fullurls = dict(fullurls)
+            entries = dict(entries)
             for entry in resource.get("entry") or ():
                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                     full = entry.get("fullUrl")
                     if isinstance(full, str):
-                        fullurls[full] = entry["resource"].get("resourceType")
-        return Context(issues, resource, root, fullurls, done)
+                        entries[full] = entry["resource"]
+                        rest = _RESTFUL.search(full)
+                        if rest and not full.startswith("urn:"):
+                            entries.setdefault(rest.group(1), entry["resource"])
+        return Context(issues, resource, root, entries, done, conformance)
 
     def _roots_for(
         self,
@@ -321,7 +353,8 @@ class ProfileValidator:
         roots = self._roots_for(value, wanted, rtype, ctx.issues, path, explicit=False)
         if roots is None:
             return
-        inner = self._context(ctx.issues, value, ctx.variables["rootResource"], ctx.fullurls, ctx.done)
+        inner = self._context(ctx.issues, value, ctx.variables["rootResource"], ctx.entries, ctx.done, ctx.conformance)
+        inner.fail_fast = ctx.fail_fast
         for root in roots:
             key = (id(value), id(root), path)
             if key in ctx.done:
@@ -362,7 +395,7 @@ class ProfileValidator:
                 ctx.error("required", f"{path}.{child.name}", f"minimum required = {child.min}, but only found 0")
         for child in plan.sliced_required:
             if child not in groups:
-                self._slices(child, None, [], path, f"{path}.{child.name}", ctx)
+                self._slice_counts(child, [], f"{path}.{child.name}", ctx)
         for child, (name, tref, raw, raw_twin) in groups.items():
             self._element(child, name, tref, raw, raw_twin, path, ctx)
 
@@ -377,15 +410,24 @@ class ProfileValidator:
             ctx.error("required", where, f"minimum required = {child.min}, but only found {count}")
         if child.max is not None and count > child.max:
             ctx.error("structure", where, f"maximum allowed = {child.max}, but found {count}")
-        items = []
+        sliced = self._match_slices(child, values, ctx) if child.slices else None
         for i in range(count):
             value = values[i] if i < len(values) else None
             twin = twins[i] if i < len(twins) else None
             item_path = f"{where}[{i}]" if child.array else where
-            self._item(value, twin, child, tref, item_path, ctx)
-            items.append((value, item_path))
-        if child.slices:
-            self._slices(child, tref, items, path, where, ctx)
+            name = sliced[i] if sliced is not None and i < len(sliced) else None
+            if name is None:
+                if sliced is not None and (child.slicing or {}).get("rules") == "closed" and value is not None:
+                    ctx.error("structure", item_path, f"matches no slice of {child.id}, and the slicing is closed")
+                self._item(value, twin, child, tref, item_path, ctx)
+                continue
+            s = child.slices[name]
+            s_tref = next((t for t in s.types if tref is None or t.code == tref.code), tref)
+            if not _complete(s):
+                self._item(value, twin, child, tref, item_path, ctx)
+            self._item(value, twin, s, s_tref, item_path, ctx)
+        if sliced is not None:
+            self._slice_counts(child, sliced, where, ctx)
 
     def _item(self, value: Any, twin: Any, node: ElementNode, tref: TypeRef | None, path: str, ctx: Context) -> None:
         code = tref.code if tref is not None else "BackboneElement"
@@ -489,48 +531,62 @@ class ProfileValidator:
         self._targets[tref] = result
         return result
 
-    def _slices(
-        self,
-        child: ElementNode,
-        tref: TypeRef | None,
-        items: list[tuple[Any, str]],
-        path: str,
-        where: str,
-        ctx: Context,
-    ) -> None:
+    def _match_slices(self, child: ElementNode, values: list[Any], ctx: Context) -> list[str | None]:
+        """The slice each item belongs to (the first it matches), None when in none."""
         if child.discriminators is None:
-            child.discriminators = {
+            found = {
                 name: discriminators(child, s, self._child_of, self._profile_types) for name, s in child.slices.items()
             }
+            settle_profiles(found)
+            child.discriminators = found
         tests = child.discriminators
-        counts = dict.fromkeys(child.slices, 0)
-        closed = (child.slicing or {}).get("rules") == "closed"
-        for value, item_path in items:
-            matched = None
-            for name in child.slices:
-                t = tests[name]
-                if t is not None and matches(value, t):
-                    matched = name
-                    break
-            if matched is None:
-                if closed:
-                    ctx.error("structure", item_path, f"matches no slice of {child.id}, and the slicing is closed")
-                continue
-            counts[matched] += 1
-            s = child.slices[matched]
-            s_tref = next((t for t in s.types if tref is None or t.code == tref.code), tref)
-            self._item(value, None, s, s_tref, item_path, ctx)
+
+        def conforms(resource: Any, profiles: tuple[str, ...]) -> bool:
+            return self._conforms(resource, profiles, ctx)
+
+        out: list[str | None] = []
+        for value in values:
+            out.append(next((n for n, t in tests.items() if t is not None and matches(value, t, conforms)), None))
+        return out
+
+    def _slice_counts(self, child: ElementNode, sliced: list[str | None], where: str, ctx: Context) -> None:
         for name, s in child.slices.items():
-            n = counts[name]
+            n = sliced.count(name)
             if n < s.min:
                 ctx.error("required", where, f"slice '{name}': minimum required = {s.min}, but only found {n}")
             if s.max is not None and n > s.max:
                 ctx.error("structure", where, f"slice '{name}': maximum allowed = {s.max}, but found {n}")
 
+    def _conforms(self, resource: dict[str, Any], profiles: tuple[str, ...], ctx: Context) -> bool:
+        """Whether a resource validates without error against the profiles (stops at the first)."""
+        key = (id(resource), profiles)
+        known = ctx.conformance.get(key)
+        if known is not None:
+            return known
+        rtype = resource.get("resourceType")
+        scratch: list[Issue] = []
+        probe = self._context(scratch, resource, ctx.variables["rootResource"], ctx.entries, None, ctx.conformance)
+        probe.fail_fast = True
+        ok = isinstance(rtype, str)
+        try:
+            for url in profiles if ok else ():
+                root = self.tree(url)
+                if root is None:
+                    ok = False
+                    break
+                plan = self._plan(root, rtype)
+                self._children(resource, plan, rtype, probe, rtype)
+                self._invariants_on(resource, plan, rtype, probe, rtype)
+        except NotConformant:
+            ok = False
+        ok = ok and not any(i.severity in ("error", "fatal") for i in scratch)
+        ctx.conformance[key] = ok
+        return ok
+
     def _invariants_on(self, value: Any, plan: Plan, path: str, ctx: Context, resource_type: str | None) -> None:
         for inv in plan.invariants:
             try:
-                ok = inv.holds(value, plan.base_path, ctx.variables, resource_type)
+                ok = inv.holds(value, plan.base_path, ctx.variables, resource_type, ctx.resolve)
             except Exception as exc:  # fhirpathpy raises plain Exceptions on unsupported functions
                 if inv.key not in SKIPPED:
                     SKIPPED[inv.key] = f"fhirpathpy failed evaluating it (at least once): {str(exc)[:200]}"
@@ -557,7 +613,8 @@ def _as_list(raw: Any, child: ElementNode, where: str, ctx: Context) -> list[Any
 def _reference_type(ref: str, ctx: Context) -> str | None:
     if ref.startswith("#"):
         return ctx.contained.get(ref[1:])
-    known = ctx.fullurls.get(ref)
+    entry = ctx.entries.get(ref)
+    known = entry.get("resourceType") if entry is not None else None
     if known or ref.startswith("urn:"):
         return known
     parts = ref.split("?", 1)[0].split("/")
@@ -566,6 +623,13 @@ def _reference_type(ref: str, ctx: Context) -> str | None:
     if len(parts) >= 2 and parts[-2][:1].isupper() and parts[-2].isalpha():
         return parts[-2]
     return None
+
+
+def _complete(s: ElementNode) -> bool:
+    """Whether a slice's definition covers its element's (then items in it are checked against
+    the slice only): its children are listed, or its type brings them (a datatype, a resource,
+    an extension profile). A snapshot lists the children of a slice it constrains."""
+    return bool(s.children) or not all(t.code in STRUCTURAL for t in s.types)
 
 
 def _resolve_content_references(root: ElementNode) -> None:
