@@ -12,8 +12,11 @@ each timed run validates the whole Bundle afresh. Target (issue 5): < 20 ms.
 
 Also the same document made an **LU résumé patient document Bundle** (meta.profile
 lu-resume-patient-bundle; the Composition, Patient and Practitioner conform to lu-resume-patient,
-lu-patient, lu-practitioner), validated against the LU profiles of profiles/ (the Bundle profile,
-its entry slices and the nested profiles, plus every base check), and as the write hook does it
+lu-patient, lu-practitioner), validated against the LU profiles of profiles/, which derive from the
+International Patient Summary: the Bundle profile and its entry slices, so each Condition,
+AllergyIntolerance, MedicationStatement, Practitioner and Organization against its IPS profile, each
+heart-rate Observation tested for conformance against the IPS Observation profiles (it matches none),
+plus every base check and the narratives (txt-1/txt-2); and as the write hook does it
 (``ProfileEnforcement.issues``: the same plus the matricule check digits).
 """
 
