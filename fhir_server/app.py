@@ -29,6 +29,7 @@ from fhir_server.api.request_log import RequestLogMiddleware
 from fhir_server.api.terminology_operations import register_terminology_operations
 from fhir_server.api.transactions import BundleProcessor
 from fhir_server.api.validate_operation import register_validate_operation
+from fhir_server.background import cancel_and_wait
 from fhir_server.config import Settings
 from fhir_server.demo.loader import load_demo
 from fhir_server.fhir.custom_search_parameters import CustomSearchParameters, follow_other_workers
@@ -152,7 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         # uvicorn has let the requests in flight finish; background writers stop before the
         # audit trail is flushed, and both before the store closes
-        await _stopped(status_keeper, *([follower] if follower is not None else []))
+        await cancel_and_wait([status_keeper, *([follower] if follower is not None else [])])
         await reindexer.cancel()
         await bulk_data.stop()
         if gate is not None:
@@ -192,13 +193,6 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.log_requests:
         app.add_middleware(RequestLogMiddleware)
     return app
-
-
-async def _stopped(*tasks: asyncio.Task[None]) -> None:
-    """Cancel the tasks and wait until they have stopped."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def app_from_environment() -> FastAPI:

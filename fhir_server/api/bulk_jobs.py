@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 import orjson
 
 from fhir_server.api.messages import FhirRequest
+from fhir_server.background import cancel_and_wait
 from fhir_server.errors import Issue, operation_outcome
 from fhir_server.security.actor import Actor
 
@@ -250,10 +251,7 @@ class JobStore:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
 
     @staticmethod
     async def _run(job: Job, work: Coroutine[Any, Any, dict[str, Any]]) -> None:
