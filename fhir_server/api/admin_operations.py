@@ -31,13 +31,13 @@ def _job(job: ReindexJob) -> dict[str, Any]:
 def register_admin_operations(registry: OperationRegistry, reindexer: Reindexer, types: tuple[str, ...]) -> None:
     async def reindex(call: OperationCall) -> FhirResponse:
         """GET: the recent reindex jobs and their progress. POST: start one (all types, one type,
-        or the types named by ``type`` parameters)."""
+        or the types named by ``type`` parameters), or get the running job that covers them."""
         if call.request.method == "POST":
             wanted = tuple(call.parameters.all("type")) or ((call.resource_type,) if call.resource_type else types)
             unknown = [t for t in wanted if t not in types]
             if unknown:
                 raise BadRequest(f"Cannot reindex unsupported types: {', '.join(map(str, unknown))}")
-            jobs = [reindexer.start(wanted, "requested with $reindex")]
+            jobs = [reindexer.request(wanted, "requested with $reindex")]
         else:
             jobs = reindexer.jobs
         return FhirResponse(200, {"resourceType": "Parameters", "parameter": [_job(j) for j in jobs]})
@@ -50,6 +50,7 @@ def register_admin_operations(registry: OperationRegistry, reindexer: Reindexer,
             types=types,
             system=True,
             type_level=True,
-            documentation="GET lists index rebuilds and their progress; POST starts one",
+            documentation="GET lists index rebuilds and their progress; POST starts one, or answers with the "
+            "running one that covers the types asked for",
         )
     )

@@ -43,7 +43,16 @@ class Reindexer:
         self.jobs: list[ReindexJob] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def request(self, types: tuple[str, ...], reason: str) -> ReindexJob:
+        """What ``POST $reindex`` gets: a queued or running job that already covers these types
+        (as HAPI, no second full reindex runs alongside the first), else a new one."""
+        for job in reversed(self.jobs):
+            if job.status in ("queued", "running") and set(types) <= set(job.types):
+                return job
+        return self.start(types, reason)
+
     def start(self, types: tuple[str, ...], reason: str) -> ReindexJob:
+        """A new job, whatever runs: a changed SearchParameter needs a pass after its change."""
         job = ReindexJob(types, reason)
         self.jobs = [*self.jobs[-(self._keep - 1) :], job]
         task = asyncio.get_running_loop().create_task(self.run(job))
