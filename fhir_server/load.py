@@ -380,9 +380,6 @@ async def load_files(
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, interrupt)
-
     async def write_next() -> None:
         nonlocal done_bytes
         if interrupted:
@@ -393,6 +390,8 @@ async def load_files(
         progress.show(done_bytes, report.written + report.unchanged)
 
     try:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, interrupt)
         async with app.router.lifespan_context(app):
             started = time.perf_counter()
             cpu_started = _cpu(resource.RUSAGE_SELF)
