@@ -16,9 +16,16 @@
 # snapshots (no IPS StructureDefinition derives from an IPA one), so they are not needed.
 # SUSHI's automatic dependencies (hl7.fhir.uv.tools.r4, hl7.terminology.r4,
 # hl7.fhir.uv.extensions.r4) then fail to load with a warning: nothing here uses them.
+# HL7 Europe base (dependency hl7.fhir.eu.base#2.0.0: Address-eu): on no reachable registry, so its
+# cache entry is made from profiles/eu-base/, the StructureDefinitions compiled from its FSH sources
+# (github.com/hl7-eu/base, CC0). With EU_BASE_GIT=<a clone or git dir of hl7-eu/base> they are first
+# recompiled from commit $EU_BASE_COMMIT (eu_base_package.py; see README.md, "Derived from what").
 set -eu
 SUSHI_VERSION=3.21.0
 IPS_VERSION=2.0.0
+EU_BASE_VERSION=2.0.0
+EU_BASE_COMMIT=04064c7ef9e13c0e77636e857511d2de50014d6b
+EU_EXTENSIONS_VERSION=5.3.0-ballot-tc1   # of hl7.fhir.uv.extensions.r4, for the EU base build only
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=$(mktemp -d)
@@ -55,6 +62,39 @@ if [ ! -f "$IPS/package.json" ]; then
   mkdir -p "$(dirname "$IPS")"
   cp -R "$WORK/ips/package" "$IPS"
 fi
+
+if [ -n "${EU_BASE_GIT:-}" ]; then
+  EXT="$HOME/.fhir/packages/hl7.fhir.uv.extensions.r4#$EU_EXTENSIONS_VERSION/package"
+  if [ ! -f "$EXT/package.json" ]; then
+    mkdir -p "$WORK/ext"
+    (cd "$WORK/ext" && npm pack --silent "hl7.fhir.uv.extensions.r4@$EU_EXTENSIONS_VERSION" >/dev/null \
+      && tar xzf "hl7.fhir.uv.extensions.r4-$EU_EXTENSIONS_VERSION.tgz")
+    mkdir -p "$(dirname "$EXT")"
+    cp -R "$WORK/ext/package" "$EXT"
+  fi
+  mkdir -p "$WORK/eu-src"
+  git -C "$EU_BASE_GIT" archive "$EU_BASE_COMMIT" input/fsh sushi-config.yaml | tar x -C "$WORK/eu-src"
+  python3 "$HERE/eu_base_package.py" prepare "$WORK/eu-src" "$EU_BASE_COMMIT" "$WORK/eu"
+  # SUSHI exits with the number of errors: those of the profiles needing a dependency we cannot
+  # have; eu_base_package.py collect refuses to ship a selected profile whose FSH had one.
+  (cd "$WORK/eu" && npx --yes "fsh-sushi@$SUSHI_VERSION" build --snapshot . >sushi.log 2>&1) || true
+  python3 "$HERE/eu_base_package.py" collect "$WORK/eu" "$HERE/eu-base"
+fi
+EUB="$HOME/.fhir/packages/hl7.fhir.eu.base#$EU_BASE_VERSION/package"
+rm -rf "$EUB"
+mkdir -p "$EUB"
+cp "$HERE"/eu-base/*.json "$EUB"/
+python3 - "$EUB" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+files = []
+for name in sorted(os.listdir(d)):
+    if name.endswith(".json") and name != "package.json":
+        r = json.load(open(os.path.join(d, name), encoding="utf-8"))
+        e = {k: r.get(k) for k in ("resourceType", "id", "url", "version", "kind", "type")}
+        files.append({"filename": name, **{k: v for k, v in e.items() if v is not None}})
+json.dump({"index-version": 1, "files": files}, open(os.path.join(d, ".index.json"), "w"))
+PY
 
 mkdir -p "$WORK/project/input/fsh"
 cp "$HERE/sushi-config.yaml" "$WORK/project/"

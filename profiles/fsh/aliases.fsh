@@ -28,3 +28,6 @@ RuleSet: TerminologyMeta
 * ^publisher = "fhir-server-lu-mr contributors"
 * ^copyright = "Apache-2.0 (fhir-server-lu-mr contributors); SNOMED CT and LOINC codes are used under their own licences"
 * ^experimental = false
+// HL7 Europe base (hl7.fhir.eu.base 2.0.0, compiled into ../eu-base/ by eu_base_package.py)
+Alias: $Address-eu = http://hl7.eu/fhir/base/StructureDefinition/Address-eu
+Alias: $patient-birthPlace = http://hl7.org/fhir/StructureDefinition/patient-birthPlace

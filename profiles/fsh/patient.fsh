@@ -2,7 +2,7 @@ Profile: LuPatient
 Parent: Patient-uv-ips
 Id: lu-patient
 Title: "LU Patient"
-Description: "A person protected by the Luxembourg health insurance: the matricule (national identification number, 13 digits) and the status of the DSP. Derived from the IPS Patient (hl7.fhir.uv.ips 2.0.0): name and birth date required, a name has a family name, a given name or a text (ips-pat-1)."
+Description: "A person protected by the Luxembourg health insurance: the matricule (national identification number, 13 digits) and the status of the DSP. Derived from the IPS Patient (hl7.fhir.uv.ips 2.0.0): name and birth date required, a name has a family name, a given name or a text (ips-pat-1). Addresses (of the patient, of a contact, the birth place) are HL7 Europe addresses (Address-eu, hl7.fhir.eu.base 2.0.0): street name, house number and post box as ADXP extensions of a line, the country code as a Coding."
 * insert LuMeta
 * obeys lu-pat-1
 * identifier 1..*
@@ -16,7 +16,10 @@ Description: "A person protected by the Luxembourg health insurance: the matricu
 * identifier[matricule].system = "urn:oid:1.3.182.4.4" (exactly)
 * identifier[matricule].value 1..1
 * identifier[matricule].value obeys lu-mat-1
-* extension contains LuDspStatusExtension named dspStatus 0..1
+* extension contains LuDspStatusExtension named dspStatus 0..1 and $patient-birthPlace named birthPlace 0..1
+* extension[birthPlace].valueAddress only $Address-eu
+* address only $Address-eu
+* contact.address only $Address-eu
 * name 1..*
 * birthDate 1..1
 

@@ -2,7 +2,7 @@ Profile: LuPractitioner
 Parent: Practitioner-uv-ips
 Id: lu-practitioner
 Title: "LU Practitioner"
-Description: "A doctor practising in Luxembourg, identified by the CNS provider code (code prestataire). Derived from the IPS Practitioner (hl7.fhir.uv.ips 2.0.0)."
+Description: "A doctor practising in Luxembourg, identified by the CNS provider code (code prestataire). Derived from the IPS Practitioner (hl7.fhir.uv.ips 2.0.0); addresses are HL7 Europe addresses (Address-eu, hl7.fhir.eu.base 2.0.0)."
 * insert LuMeta
 * identifier 1..*
 * identifier ^slicing.discriminator.type = #value
@@ -20,6 +20,7 @@ Description: "A doctor practising in Luxembourg, identified by the CNS provider 
 * identifier[groupPracticeCode].value 1..1
 * identifier[groupPracticeCode].value obeys lu-prov-1
 * name 1..*
+* address only $Address-eu
 
 Invariant: lu-prov-1
 Description: "A CNS provider or group practice code has 8 digits"

@@ -52,7 +52,14 @@ INVALID = {
     "lu-patient-invalid-matricule-length": ("Patient.identifier[0].value", "lu-mat-1"),
     "lu-patient-invalid-check-digit": ("Patient.identifier[0].value", "lu-mat-2"),
     "lu-patient-invalid-dsp-status": ("Patient.extension[0].valueCode", "dsp-status"),
+    # HL7 Europe base: the country code of an Address-eu is a Coding (iso21090-codedString valueCoding)
+    "lu-patient-invalid-eu-country-code": ("Patient.address[0].country.extension[0].valueString", "unknown element"),
     "lu-practitioner-invalid-no-provider-code": ("Practitioner.identifier", "cnsProviderCode"),
+    # HL7 Europe base: an Address-eu line's house number (ADXP extension) is a string
+    "lu-practitioner-invalid-eu-house-number": (
+        "Practitioner.address[0].line[0].extension[0].valueInteger",
+        "unknown element",
+    ),
     "lu-practitioner-invalid-provider-code-format": ("Practitioner.identifier[0].value", "lu-prov-1"),
     "lu-practitionerrole-invalid-no-specialty": ("PractitionerRole.specialty", "minimum required"),
     "lu-mr-careteam-invalid-active-no-declaration-number": ("CareTeam", "lu-ct-1"),

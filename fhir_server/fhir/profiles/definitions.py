@@ -6,7 +6,8 @@ what validation needs (see :func:`compact_element`), constraints stored once by 
 enumerations of the ValueSets bound (required or extensible) whose content the R4 package
 fully defines. A profile folder adds full StructureDefinition JSON files (snapshot and/or
 differential), reduced the same way. A subfolder holding a ``package.json`` is a copy of a
-FHIR package the profiles depend on (``profiles/ips/``: the International Patient Summary):
+FHIR package the profiles depend on (``profiles/ips/``: the International Patient Summary;
+``profiles/eu-base/``: HL7 Europe base, compiled from its FSH sources):
 its StructureDefinitions are loaded but are not the server's own profiles (``profiles``), and
 its ValueSets add enumerations when their content is listed (``expansion.contains``, or a
 ``compose`` of concept lists only).

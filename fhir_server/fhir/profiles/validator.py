@@ -442,7 +442,7 @@ class ProfileValidator:
                     ctx.error("structure", path, problem)
                     return
             if twin is not None:
-                self._twin(twin, path, ctx)
+                self._twin(twin, node, path, ctx)
             elif value is None:
                 ctx.error("structure", path, "ele-1: All FHIR elements must have a @value or children")
                 return
@@ -468,16 +468,47 @@ class ProfileValidator:
                 if ext_root is not None and ext_root is not node:
                     self._item(value, None, ext_root, TypeRef("Extension", (url,)), path, ctx)
 
-    def _twin(self, twin: Any, path: str, ctx: Context) -> None:
+    def _twin(self, twin: Any, node: ElementNode, path: str, ctx: Context) -> None:
         if not isinstance(twin, dict):
             ctx.error("structure", path, "the _element of a primitive must be a JSON object")
             return
-        element = self.tree(SD_PREFIX + "Element")
-        if element is None:
+        plan = self._twin_plan(node)
+        if plan is None:
             return
-        self._children(twin, self._plan(element, "Element"), path, ctx)
+        self._children(twin, plan, path, ctx)
         if not any(k != "id" for k in twin):
             ctx.error("structure", path, "ele-1: All FHIR elements must have a @value or children")
+
+    def _twin_plan(self, node: ElementNode) -> Plan | None:
+        """How to check the ``_element`` of a primitive: Element's ``id`` and ``extension``, as the
+        profile constrains them where its snapshot lists the primitive's children (the slices of
+        ``Address.line.extension`` in HL7 Europe's Address-eu, a required extension...)."""
+        plan = node.plans.get("_twin")
+        if plan is not None:
+            return plan
+        element = self.tree(SD_PREFIX + "Element")
+        if element is None:
+            return None
+        base = self._plan(element, "Element")
+        own = {name: child for name, child in node.children.items() if name in base.keymap}
+        if not own:
+            plan = base
+        else:
+            plan = Plan()
+            plan.base_path = base.base_path
+            plan.invariants = base.invariants
+            plan.keymap = dict(base.keymap)
+            children = {entry[0].name: entry[0] for entry in base.keymap.values()}
+            for name, child in own.items():
+                plan.keymap[name] = (child, child.types[0] if child.types else None, False)
+                children[name] = child
+            for child in children.values():
+                if child.min > 0:
+                    plan.required.append(child)
+                elif any(s.min > 0 for s in child.slices.values()):
+                    plan.sliced_required.append(child)
+        node.plans["_twin"] = plan
+        return plan
 
     def _values(self, value: Any, node: ElementNode, code: str, path: str, ctx: Context) -> None:
         if node.fixed is not MISSING and value != node.fixed:
