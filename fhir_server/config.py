@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import NonNegativeInt, PositiveInt
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fhir_server.mr.settings import MrRuleSettings
@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     """Client ids of the CNS (national health insurer): they act on declarations and claims only."""
     auth_token_lifetime: int = 3600
     """Seconds an access token minted by the built-in authorization server stays valid."""
+    auth_login_max_failures: NonNegativeInt = 5
+    """Failed logins (or client authentications) of one account within the window that lock it out
+    (built-in authorization server; 0: no limit). Counted per worker process."""
+    auth_login_address_max_failures: NonNegativeInt = 50
+    """Failed logins and client authentications from one client address (an IPv6 /64) within the
+    window that lock that address out (0: no limit). Counted per worker process."""
+    auth_login_failure_window_seconds: PositiveFloat = 900
+    """How long a failed login or client authentication counts towards a lockout."""
+    auth_login_lockout_seconds: PositiveFloat = 900
+    """How long a locked-out account or address is refused (429 with Retry-After)."""
     bulk_retention_hours: float = 24
     """Hours a Bulk Data job (its status, manifest and NDJSON files in <data dir>/bulk) is kept."""
     max_concurrent_requests: int = 256

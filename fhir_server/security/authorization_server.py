@@ -8,9 +8,10 @@ https://hl7.org/fhir/smart-app-launch/STU2/backend-services.html
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, InvalidScopeError, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from starlette.responses import Response
@@ -20,11 +21,16 @@ from fhir_server.security.client_assertion import PrivateKeyJwt
 from fhir_server.security.clients import Client, ClientRegistry
 from fhir_server.security.introspection import Introspection
 from fhir_server.security.keys import SigningKeys
+from fhir_server.security.login_throttle import Attempt, LoginThrottle
 from fhir_server.security.oauth_requests import CallRequest, HttpCall, to_response
 from fhir_server.security.scopes import granted_scope, parse_scopes
 from fhir_server.security.single_use import SingleUseStore
 from fhir_server.security.token_generator import SmartTokenGenerator
 from fhir_server.security.users import User, UserDirectory
+
+CLIENT_ATTEMPT: ContextVar[Attempt | None] = ContextVar("CLIENT_ATTEMPT", default=None)
+"""The throttled attempt of the token or introspection request being answered; its client
+authentication ends it (``authenticate_client``)."""
 
 
 class BuiltInAuthorizationServer(AuthorizationServer):
@@ -38,9 +44,11 @@ class BuiltInAuthorizationServer(AuthorizationServer):
         audience: str,
         token_lifetime: int,
         single_use: SingleUseStore,
+        throttle: LoginThrottle,
     ) -> None:
         super().__init__()
         self.keys = keys
+        self.throttle = throttle
         self.clients = clients
         self.users = users
         self.codes = AuthorizationCodes(single_use)
@@ -60,6 +68,19 @@ class BuiltInAuthorizationServer(AuthorizationServer):
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
+
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token") -> Client:
+        """Authlib's client authentication, its outcome reported to the throttled attempt (if any)."""
+        attempt = CLIENT_ATTEMPT.get()
+        try:
+            client = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            if attempt is not None:
+                attempt.failed()
+            raise
+        if attempt is not None:
+            attempt.succeeded()
+        return client
 
     def save_token(self, token: dict, request: OAuth2Request) -> None:
         """Nothing to keep: access tokens are self-contained JWTs and no refresh token is issued."""

@@ -5,6 +5,8 @@ https://hl7.org/fhir/smart-app-launch/STU2/client-confidential-asymmetric.html
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 
@@ -57,3 +59,22 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def validate_jti(self, claims: dict, jti: str) -> bool:
         key = json.dumps([claims["iss"], str(jti)])
         return self._seen.first_use("jti", key, float(claims["exp"]) + self.leeway)
+
+
+def claimed_client_id(client_id: str, assertion: str) -> str | None:
+    """The client a token or introspection request says it is, before anything is checked: its
+    ``client_id`` parameter, else the ``sub`` (or ``iss``) of its unverified assertion; None when
+    neither can be read. For counting failed authentications only, never for trusting anyone."""
+    if client_id:
+        return client_id
+    parts = assertion.split(".")
+    if len(parts) != 3 or len(parts[1]) > 8192:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    claimed = claims.get("sub") or claims.get("iss")
+    return claimed if isinstance(claimed, str) and claimed else None

@@ -21,10 +21,17 @@ _STYLE = (
 
 
 def login_page(
-    action: str, params: list[tuple[str, str]], client_name: str, scope: str, error: str = ""
+    action: str,
+    params: list[tuple[str, str]],
+    client_name: str,
+    scope: str,
+    error: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The form that POSTs the authorization request's parameters back to ``action`` with the
-    username and password (or ``action=deny``)."""
+    username and password (or ``action=deny``); ``status`` 429 (with ``Retry-After`` in ``headers``)
+    when the login is locked out."""
     hidden = "".join(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in params)
     scopes = "".join(f"<li><code>{escape(item)}</code></li>" for item in scope.split())
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
@@ -38,7 +45,9 @@ def login_page(
         '<div class="actions"><button type="submit" name="action" value="login">Sign in</button>'
         '<button type="submit" name="action" value="deny" formnovalidate>Cancel</button></div></form>'
     )
-    return _page("Sign in", body, 200)
+    response = _page("Sign in", body, status)
+    response.headers.update(headers or {})
+    return response
 
 
 def error_page(status: int, error: str, description: str) -> HTMLResponse:
