@@ -4,6 +4,9 @@ A transaction is all-or-nothing: every entry runs inside one store transaction, 
 order DELETE, POST, PUT/PATCH, GET; ``urn:uuid`` (and other fullUrl) references are
 rewritten to the ids the server assigns, conditional references are resolved. A batch
 runs each entry on its own and reports each outcome.
+
+Between entries both stop at a :func:`checkpoint` once the request is cancelled (its time
+limit): a transaction is then rolled back whole, a batch keeps the entries done before.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fhir_server.api.messages import FhirRequest, FhirResponse
 from fhir_server.errors import BadRequest, FhirError, Issue, PayloadTooLarge, operation_outcome
 from fhir_server.fhir.repository import Repository
 from fhir_server.store.base import StoreTransaction
+from fhir_server.store.cancellation import checkpoint
 
 Dispatch = Callable[[FhirRequest, StoreTransaction | None], Awaitable[FhirResponse]]
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -67,7 +71,10 @@ class BundleProcessor:
         if kind == "transaction":
             responses = await self._transaction(entries, prefer)
         else:
-            responses = [await self._batch_entry(e, prefer) for e in entries]
+            responses = []
+            for entry in entries:
+                await checkpoint()
+                responses.append(await self._batch_entry(entry, prefer))
         return FhirResponse(
             200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": f"{kind}-response", "entry": responses}
         )
@@ -112,6 +119,7 @@ class BundleProcessor:
                 if entry.request.body is not None:
                     entry.request.body = await self._rewrite(entry.request.body, identities, tx)
             for entry in sorted(entries, key=lambda e: _ORDER[e.request.method]):
+                await checkpoint()
                 try:
                     response = await self.dispatch(entry.request, tx)
                 except FhirError as exc:
@@ -123,12 +131,14 @@ class BundleProcessor:
                 responses[entry.index] = self._response_entry(
                     response, prefer or entry.request.headers.get("prefer", "")
                 )
+            await checkpoint()  # the last entry's work too: nothing cancelled is committed
         return [r for r in responses if r is not None]
 
     async def _assign_identities(self, entries: list[_Entry], tx: StoreTransaction) -> dict[str, str]:
         """fullUrl → "Type/id" for every entry that creates or updates a resource."""
         identities: dict[str, str] = {}
         for entry in entries:
+            await checkpoint()
             req = entry.request
             if req.method == "POST" and len(req.segments) == 1:
                 rtype = req.segments[0]

@@ -3,7 +3,8 @@ several hosts; SQLite's write lock never lets two transactions overlap).
 
 A transaction that loses a conflict has written nothing, so the request is simply run again:
 its new snapshot then holds what the winner committed (a conditional create finds the
-resource the winner created and answers 200). Only a request that keeps losing gets 409.
+resource the winner created and answers 200). Only a request that keeps losing gets 409, and a
+request cancelled meanwhile (the request time limit) is not run again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fhir_server.errors import Conflict
+from fhir_server.store.cancellation import raise_lost_cancellation
 
 T = TypeVar("T")
 ATTEMPTS = 6
@@ -32,4 +34,5 @@ async def retrying(work: Callable[[], Awaitable[T]]) -> T:
             return await work()
         except TransactionConflict:
             await asyncio.sleep(FIRST_PAUSE_SECONDS * 2**attempt * random.uniform(0.5, 1.5))
+            raise_lost_cancellation()
     return await work()

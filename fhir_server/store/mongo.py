@@ -34,6 +34,7 @@ from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.text import ascii_digits
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.cancellation import cancellation_pending, finish, raise_lost_cancellation
 from fhir_server.store.conflicts import TransactionConflict
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.mongo_schema import (
@@ -88,14 +89,19 @@ def _translate_error(exc: Exception) -> FhirError:
 
 
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
-    """MongoDB errors leave the store as FhirErrors (503 or 409), never as driver exceptions."""
+    """MongoDB errors leave the store as FhirErrors (503 or 409), never as driver exceptions; a
+    cancellation the driver swallowed (:mod:`.cancellation`) is raised again once the call is back."""
 
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return await method(*args, **kwargs)  # type: ignore[misc]
+            result = await method(*args, **kwargs)  # type: ignore[misc]
         except mongo_errors.PyMongoError as exc:
+            if cancellation_pending():
+                raise asyncio.CancelledError from exc
             raise _translate_error(exc) from exc
+        raise_lost_cancellation()
+        return result
 
     return wrapper  # type: ignore[return-value]
 
@@ -426,6 +432,10 @@ class MongoStore(_MongoReader, Store):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTransaction]:
+        """One MongoDB transaction. A cancellation (the request time limit) before the COMMIT
+        aborts it, also one the driver swallowed; the COMMIT and the abort, once started, run to
+        their end: a COMMIT that succeeded is reported as such, so a cancelled request (503)
+        has written nothing, and the session goes back to the pool in a known state."""
         async with self._lock:
             await self._guarded_ready()
             session = self._client.start_session()
@@ -438,19 +448,21 @@ class MongoStore(_MongoReader, Store):
                     raise _translate_error(exc) from exc
                 try:
                     yield _MongoTransaction(self._db, session, self._clock)
+                    raise_lost_cancellation()  # never COMMIT work that was cancelled meanwhile
                 except BaseException:
                     if session.in_transaction:
-                        try:
-                            await session.abort_transaction()
-                        except mongo_errors.PyMongoError:
-                            pass  # the server discards the transaction by itself
+                        aborted, _ = await finish(session.abort_transaction())
+                        aborted.exception()  # an error: the server discards the transaction by itself
                     raise
-                try:
-                    await session.commit_transaction()
-                except mongo_errors.PyMongoError as exc:
-                    raise _translate_error(exc) from exc
+                committed, _ = await finish(session.commit_transaction())
+                error = committed.exception()
+                if isinstance(error, mongo_errors.PyMongoError):
+                    raise _translate_error(error) from error
+                if error is not None:
+                    raise error
             finally:
-                await session.end_session()
+                ended, _ = await finish(session.end_session())
+                ended.exception()
 
     async def close(self) -> None:
         await self._client.close()
