@@ -78,7 +78,9 @@ def _validate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from fhir_server.errors import BadRequest
     from fhir_server.fhir.profiles import ProfileValidator
+    from fhir_server.fhir.validation import check_json_shape
     from fhir_server.terminology import TerminologyService
 
     settings = Settings()
@@ -91,7 +93,13 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{name}: cannot read: {exc}")
             status = 2
             continue
-        issues = validator.validate(resource, args.profile)
+        try:
+            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                check_json_shape(resource, resource["resourceType"])
+        except BadRequest as exc:
+            issues = exc.issues
+        else:
+            issues = validator.validate(resource, args.profile)
         errors = sum(1 for i in issues if i.severity in ("error", "fatal"))
         print(f"{name}: {'invalid' if errors else 'valid'} ({errors} errors, {len(issues) - errors} other issues)")
         for issue in issues:

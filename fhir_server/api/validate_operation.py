@@ -6,7 +6,9 @@
   ``POST /Patient/123/$validate`` the one given (``mode=update`` by default).
 
 The answer is always 200 with an OperationOutcome: the issues found, or one
-``information`` issue "No issues detected" (invalid content is not an error of the call).
+``information`` issue "No issues detected" (invalid content is not an error of the call), except for
+content that is not a resource at all — values the validator indexes having the wrong JSON type
+(``check_json_shape``) — which gets 400.
 ``mode=delete`` has nothing to check (no referential integrity rules): no issues.
 """
 
@@ -17,6 +19,7 @@ from fhir_server.api.operations import Operation, OperationCall, OperationRegist
 from fhir_server.errors import BadRequest, Issue, operation_outcome
 from fhir_server.fhir.profiles import ProfileValidator
 from fhir_server.fhir.repository import Repository, load_json
+from fhir_server.fhir.validation import check_json_shape
 
 VALIDATE = "http://hl7.org/fhir/OperationDefinition/Resource-validate"
 MODES = ("create", "update", "delete", "profile")
@@ -64,6 +67,8 @@ def register_validate_operation(
                     expression=(f"{actual}.id",),
                 )
             )
+        if isinstance(actual, str):
+            check_json_shape(resource, actual)  # 400: not walkable as a resource
         issues += validator.validate(resource, profile)
         return FhirResponse(200, operation_outcome(issues or [NO_ISSUES]))
 

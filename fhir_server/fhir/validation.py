@@ -55,6 +55,73 @@ def _empty_issues(node: Any, path: str, issues: list[Issue]) -> None:
         issues.append(Issue("structure", f"{path}: empty or blank string is not allowed", expression=(path,)))
 
 
+def check_json_shape(resource: Any, resource_type: str) -> None:
+    """:class:`BadRequest` (one issue per problem) when a value the validators index or compare by
+    value has the wrong JSON type: ``contained`` not a list of resources with a string
+    ``resourceType`` and ``id``, ``meta`` not an object or ``meta.profile`` not a list of strings,
+    an ``extension`` without a string ``url``; in nested contained resources and Bundle entries too.
+    Run before the profile validator, which walks the resource as JSON and would fail on them."""
+    issues: list[Issue] = []
+    try:
+        _shape_issues(resource, resource_type, issues)
+    except RecursionError:
+        raise BadRequest("The resource is nested too deeply to be a FHIR resource") from None
+    if issues:
+        raise BadRequest(issues[0].diagnostics, issues=issues)
+
+
+def _shape_issues(node: Any, path: str, issues: list[Issue]) -> None:
+    def wrong(at: str, expected: str) -> None:
+        issues.append(Issue("structure", f"{at}: must be {expected}", expression=(at,)))
+
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _shape_issues(item, f"{path}[{i}]", issues)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        child = f"{path}.{key}"
+        if key == "contained":
+            if not isinstance(value, list):
+                wrong(child, "an array of resources")
+                continue
+            for i, item in enumerate(value):
+                at = f"{child}[{i}]"
+                if not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
+                    wrong(at, "a resource (a JSON object with a resourceType)")
+                    continue
+                if "id" in item and not isinstance(item["id"], str):
+                    wrong(f"{at}.id", "a string")
+                _shape_issues(item, f"{at}", issues)
+        elif key == "meta":
+            if not isinstance(value, dict):
+                wrong(child, "a JSON object")
+                continue
+            profiles = value.get("profile")
+            if profiles is not None and not (isinstance(profiles, list) and all(isinstance(p, str) for p in profiles)):
+                wrong(f"{child}.profile", "an array of canonical URLs (strings)")
+            _shape_issues(value, child, issues)
+        elif key in ("extension", "modifierExtension"):
+            if not isinstance(value, list):
+                wrong(child, "an array of extensions")
+                continue
+            for i, item in enumerate(value):
+                if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+                    wrong(f"{child}[{i}]", "an extension (a JSON object with a string url)")
+                else:
+                    _shape_issues(item, f"{child}[{i}]", issues)
+        elif key == "resource" and isinstance(value, dict) and "resourceType" in value:  # Bundle.entry, Parameters
+            if not isinstance(value["resourceType"], str):
+                wrong(f"{child}.resourceType", "a string")
+                continue
+            if "id" in value and not isinstance(value["id"], str):
+                wrong(f"{child}.id", "a string")
+            _shape_issues(value, child, issues)
+        elif key != "div":
+            _shape_issues(value, child, issues)
+
+
 def validate_basics(resource: Any, expected_type: str) -> None:
     """What :func:`validate_structure` checks besides the models: a JSON object of the expected
     type, a valid id, no null or empty values. Enough for a caller that also walks the resource
@@ -85,6 +152,7 @@ def _check_type_and_id(resource: Any, expected_type: str) -> None:
 def validate_structure(resource: Any, expected_type: str) -> None:
     """Raise :class:`BadRequest` with one issue per problem, each naming the element's path."""
     _check_type_and_id(resource, expected_type)
+    check_json_shape(resource, expected_type)
     issues: list[Issue] = []
     try:
         _empty_issues(resource, expected_type, issues)
