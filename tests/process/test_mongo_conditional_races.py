@@ -18,9 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from mongo_backend import database_url
+from race_kit import ROUTES, SYSTEM, conditional_create, created
 
-FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-SYSTEM = "urn:test:race"
 RACERS = 12
 """Racers per identifier, every other one through each process."""
 
@@ -29,30 +28,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _racer(client: httpx.AsyncClient, route: int, value: str):
-    """A conditional create (If-None-Exist), a conditional update, or a transaction's conditional entry."""
-    criteria = f"identifier={SYSTEM}|{value}"
-    body = {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": value}]}
-    if route == 0:
-        return client.post("/Patient", json=body, headers={**FHIR, "If-None-Exist": criteria})
-    if route == 1:
-        return client.put(f"/Patient?{criteria}", json=body, headers=FHIR)
-    entry = {"resource": body, "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}}
-    return client.post("/", json={"resourceType": "Bundle", "type": "transaction", "entry": [entry]}, headers=FHIR)
-
-
-def _created(response: httpx.Response) -> bool:
-    assert response.status_code in (200, 201), response.text
-    body = response.json()
-    if body["resourceType"] == "Bundle":
-        return body["entry"][0]["response"]["status"].startswith("201")
-    return response.status_code == 201
-
-
 async def _race(servers: list, route: int, values: list[str]) -> list[httpx.Response]:
     async def one(n: int, value: str) -> httpx.Response:
         async with servers[n % 2].async_client() as client:  # a connection each
-            return await _racer(client, route, value)
+            return await conditional_create(client, route, value)
 
     return await asyncio.gather(*(one(n, value) for value in values for n in range(RACERS)))
 
@@ -60,12 +39,12 @@ async def _race(servers: list, route: int, values: list[str]) -> list[httpx.Resp
 def test_conditional_writes_racing_across_processes_create_one(server_factory, tmp_path: Path, mongo_server_url):
     store = database_url(mongo_server_url, f"race_{uuid.uuid4().hex[:12]}")
     servers = [server_factory(tmp_path / f"data-{n}", args=["--store", store]) for n in range(2)]
-    for route in range(3):
+    for route in range(ROUTES):
         values = [uuid.uuid4().hex for _ in range(4)]
         responses = asyncio.run(_race(servers, route, values))
         for i, value in enumerate(values):
             answers = responses[i * RACERS : (i + 1) * RACERS]
-            assert sum(_created(r) for r in answers) == 1, (route, [r.status_code for r in answers])
+            assert sum(created(r) for r in answers) == 1, (route, [r.status_code for r in answers])
             for server in servers:
                 with server.client() as c:
                     found = c.get("/Patient", params={"identifier": f"{SYSTEM}|{value}", "_total": "accurate"})

@@ -12,10 +12,10 @@ import uuid
 
 import httpx
 import pytest
+from race_kit import ROUTES, SYSTEM, conditional_create, created
 from reliability_kit import JSON_HEADERS
 
 PATCH_HEADERS = {"Content-Type": "application/json-patch+json", "Accept": "application/fhir+json"}
-SYSTEM = "urn:test:race"
 
 
 async def increment(client: httpx.AsyncClient, path: str, use_patch: bool) -> int:
@@ -74,27 +74,6 @@ def test_optimistic_locking_loses_no_update(servers, tmp_path, scale, figures):
     )
 
 
-def conditional_create(client: httpx.AsyncClient, route: int, value: str):
-    """One of the three ways to create a Patient only if none has this identifier."""
-    criteria = f"identifier={SYSTEM}|{value}"
-    body = {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": value}]}
-    if route == 0:
-        return client.post("/Patient", json=body, headers={**JSON_HEADERS, "If-None-Exist": criteria})
-    if route == 1:
-        return client.put(f"/Patient?{criteria}", json=body, headers=JSON_HEADERS)
-    entry = {"resource": body, "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}}
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
-    return client.post("/", json=bundle, headers=JSON_HEADERS)
-
-
-def created(response: httpx.Response) -> bool:
-    assert response.status_code in (200, 201), response.text
-    body = response.json()
-    if body["resourceType"] == "Bundle":
-        return body["entry"][0]["response"]["status"].startswith("201")
-    return response.status_code == 201
-
-
 @pytest.mark.parametrize("processes", [1, 2])
 def test_conditional_creates_racing_create_one(servers, tmp_path, scale, processes: int):
     started = [servers(tmp_path / "data") for _ in range(processes)]
@@ -105,7 +84,7 @@ def test_conditional_creates_racing_create_one(servers, tmp_path, scale, process
         clients = [s.async_client() for s in started]
         try:
             calls = [
-                conditional_create(clients[n % processes], n % 3, value) for value in values for n in range(racers)
+                conditional_create(clients[n % processes], n % ROUTES, value) for value in values for n in range(racers)
             ]
             responses = await asyncio.gather(*calls)
         finally:
