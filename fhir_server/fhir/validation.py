@@ -125,8 +125,10 @@ def _shape_issues(node: Any, path: str, issues: list[Issue]) -> None:
 def validate_basics(resource: Any, expected_type: str) -> None:
     """What :func:`validate_structure` checks besides the models: a JSON object of the expected
     type, a valid id, no null or empty values. Enough for a caller that also walks the resource
-    against its StructureDefinition (``fhir_server.load_validation``)."""
+    against its StructureDefinition (``fhir_server.load_validation``), whose walk needs the JSON
+    shapes :func:`check_json_shape` checks."""
     _check_type_and_id(resource, expected_type)
+    check_json_shape(resource, expected_type)
     issues: list[Issue] = []
     try:
         _empty_issues(resource, expected_type, issues)

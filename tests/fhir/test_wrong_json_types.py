@@ -121,3 +121,24 @@ def test_well_formed_resources_pass_the_shape_check() -> None:
         },
         "Patient",
     )
+
+
+@pytest.fixture(scope="module")
+def load_checker():
+    from fhir_server.config import Settings
+    from fhir_server.load_validation import LoadChecker
+
+    settings = Settings()
+    return LoadChecker.load(settings.profiles_dir, settings.terminology_dir)
+
+
+@pytest.mark.parametrize("case", WRONG)
+def test_fhir_server_load_refuses_them(load_checker, case: str) -> None:
+    """The bulk loader's check, with a claimed profile so the profile walk runs (validate_basics first)."""
+    resource = patient(case)
+    if isinstance(resource.get("meta"), dict) or "meta" not in resource:
+        meta = {**resource.get("meta", {})}
+        meta.setdefault("profile", ["http://hl7.org/fhir/StructureDefinition/Patient"])
+        resource["meta"] = meta
+    with pytest.raises(BadRequest):
+        load_checker.check(resource)
