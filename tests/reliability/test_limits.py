@@ -8,11 +8,13 @@ refusal is an OperationOutcome.
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -237,22 +239,84 @@ def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_pa
         assert c.post("/", json=transaction(3, marker), headers=JSON_HEADERS).status_code == 200  # nothing stuck
 
 
-@pytest.mark.skipif("mongo" not in backends(), reason="FHIR_TEST_BACKENDS has no mongo")
-def test_a_transaction_cut_by_the_timeout_on_mongodb_is_all_or_nothing(servers, tmp_path, request):
-    """On MongoDB every store call awaits the network, so the timeout lands inside the store
-    transaction: it must abort, leaving nothing. (SQLite never yields inside a transaction.)"""
-    url = database_url(request.getfixturevalue("mongo_server_url"), f"timeout{uuid.uuid4().hex[:8]}")
-    env = {"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1"}
-    server = servers(tmp_path / "data", args=["--store", url], env=env, wait=False)
+TIMED_OUT = "The request took longer than 1 s and was cancelled"
+LARGE_TRANSACTION = {"sqlite": 10_000, "mongo": 1_000}
+"""Entries that take well over 1 s to store without the limit: SQLite ~2.6 s, mongoeco ~28 s."""
+SWALLOWING_DRIVER = Path(__file__).parent / "swallowing_driver"
+
+
+def timed_server(servers, tmp_path, request, backend: str, env: dict[str, str] | None = None):
+    """A server with a 1 s request time limit on ``backend`` (a fresh database)."""
+    args = []
+    if backend == "mongo":
+        url = database_url(request.getfixturevalue("mongo_server_url"), f"timeout{uuid.uuid4().hex[:8]}")
+        args = ["--store", url]
+    server = servers(
+        tmp_path / "data", args=args, env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1", **(env or {})}, wait=False
+    )
     server.wait_ready(timeout=120)
+    return server
+
+
+def stored_with(c: httpx.Client, marker: str) -> int:
+    response = c.get("/Patient", params={"_tag": f"{TAG}|{marker}", "_total": "accurate", "_count": "0"})
+    assert response.status_code == 200, response.text
+    return response.json()["total"]
+
+
+def assert_cut_at_the_limit(response: httpx.Response, elapsed: float) -> None:
+    outcome = assert_outcome(response, 503)
+    assert outcome["issue"][0]["code"] == "timeout" and outcome["issue"][0]["diagnostics"] == TIMED_OUT, outcome
+    assert elapsed < 10, f"answered after {elapsed:.1f} s: not stopped at the 1 s limit"
+
+
+def assert_usable(c: httpx.Client) -> None:
+    """The store takes the next transaction (MongoDB: the cancelled session left nothing stuck)."""
+    marker = uuid.uuid4().hex
+    response = c.post("/", json=transaction(3, marker), headers=JSON_HEADERS)
+    assert response.status_code == 200, response.text
+    assert stored_with(c, marker) == 3
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_large_transaction_over_time_is_cut_503_and_writes_nothing(servers, tmp_path, request, backend):
+    """The limit lands inside the store transaction (MongoDB awaits every call; SQLite at the
+    Bundle's checkpoints between entries): it is rolled back whole, and the store goes on."""
+    server = timed_server(servers, tmp_path, request, backend)
     marker = uuid.uuid4().hex
     with server.client(timeout=120) as c:
         before = history_total(c)
-        response = c.post("/", json=transaction(1000, marker), headers=JSON_HEADERS)
-        stored = c.get("/Patient", params={"_tag": f"{TAG}|{marker}", "_total": "accurate"}).json()["total"]
-        if response.status_code == 200:  # the cancellation was absorbed: then every entry is there
-            assert stored == 1000 and history_total(c) == before + 1000
-        else:
-            assert_outcome(response, 503)
-            assert stored == 0 and history_total(c) == before
-        assert c.post("/", json=transaction(3, marker + "x"), headers=JSON_HEADERS).status_code == 200
+        started = time.monotonic()
+        response = c.post("/", json=transaction(LARGE_TRANSACTION[backend], marker), headers=JSON_HEADERS)
+        assert_cut_at_the_limit(response, time.monotonic() - started)
+        assert stored_with(c, marker) == 0
+        assert history_total(c) == before
+        assert_usable(c)
+
+
+@pytest.mark.skipif("mongo" not in backends(), reason="FHIR_TEST_BACKENDS has no mongo")
+def test_the_limit_holds_when_the_mongodb_driver_swallows_the_cancellation(servers, tmp_path, request):
+    """PyMongo loses a cancellation now and then on Python 3.11 (asyncio.wait_for, gh-86296): a
+    1,000-entry transaction cut at 1 s then answered 200 after 27 s. Here the server's PyMongo
+    loses every one (``swallowing_driver``): the store raises it again and aborts, so the
+    transaction still answers 503 at the limit with nothing written, a batch stops there
+    (keeping the entries done before), and the store goes on."""
+    path = os.pathsep.join(p for p in (str(SWALLOWING_DRIVER), os.environ.get("PYTHONPATH", "")) if p)
+    server = timed_server(servers, tmp_path, request, "mongo", env={"PYTHONPATH": path})
+    with server.client(timeout=120) as c:
+        before = history_total(c)
+        marker = uuid.uuid4().hex
+        started = time.monotonic()
+        response = c.post("/", json=transaction(1_000, marker), headers=JSON_HEADERS)
+        assert_cut_at_the_limit(response, time.monotonic() - started)
+        assert stored_with(c, marker) == 0
+        assert history_total(c) == before
+        assert_usable(c)
+
+        marker = uuid.uuid4().hex
+        batch = {**transaction(1_000, marker), "type": "batch"}
+        started = time.monotonic()
+        response = c.post("/", json=batch, headers=JSON_HEADERS)
+        assert_cut_at_the_limit(response, time.monotonic() - started)
+        assert stored_with(c, marker) < 1_000
+        assert_usable(c)
