@@ -4,12 +4,14 @@
 - A request not answered within ``timeout_seconds`` is cancelled and answered 503.
 
 Cancelling cannot leave a write half done: a store transaction rolls back on any exception,
-cancellation included. For a 503 to mean "not written", a store that awaits its COMMIT must,
-once the COMMIT has succeeded, return normally rather than raise the cancellation (the answer
-then goes out as usual); on MongoDB a timeout during the commit itself leaves the outcome
-unknown, as a lost connection would. A long synchronous step (one big SQLite query on the event
-loop) is not interrupted: the 503 follows at its next await. Once the answer has started, the
-request is no longer cancelled. A batch is not atomic: entries done before the timeout stay done.
+cancellation included, and a 503 means "not written": a store runs a COMMIT it has started to
+its end and, once it has succeeded, returns normally rather than raise the cancellation (the
+answer then goes out as usual). A cancellation a library swallows on its way (PyMongo on Python
+3.11) is raised again at the next store call and before any COMMIT (:mod:`fhir_server.store.cancellation`),
+and Bundles stop at a checkpoint between entries, which also lets the limit fire inside a SQLite
+transaction. A long synchronous step (one big SQLite query on the event loop) is not
+interrupted: the 503 follows at its next await. Once the answer has started, the request is no
+longer cancelled. A batch is not atomic: entries done before the timeout stay done.
 Either value 0 turns its limit off.
 """
 
