@@ -50,7 +50,7 @@ from fhir_server.security.gate import AccessGate
 from fhir_server.security.relationships import CareRelations
 from fhir_server.security.smart_configuration import capability_security
 from fhir_server.security.tokens import TokenVerifier
-from fhir_server.security.write_guard import AccessWriteGuard
+from fhir_server.security.write_guard import AccessWriteGuard, AccessWriteRecorder
 from fhir_server.store.factory import open_store
 from fhir_server.terminology import TerminologyService
 from fhir_server.terminology.publish import publish
@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
     gate = access_gate(settings, repository, registry, tz) if settings.auth else None
     if gate is not None:
         repository.guards.insert(0, AccessWriteGuard())
+        repository.hooks.append(AccessWriteRecorder())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

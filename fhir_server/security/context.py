@@ -39,6 +39,9 @@ class AccessContext:
     touched: dict[str | None, list[str]] = field(default_factory=dict)
     """Resources read or written, by the patient whose record holds them (None: no patient's)."""
     denied: bool = False
+    audited: bool = False
+    """Set once the request's AuditEvents are made: writes of work it started that goes on after it
+    (a bulk import job) are not gathered into a record that nobody reads any more."""
     _visibility: Visibility | None = None
     _writable: frozenset[str] | None = None
 
@@ -155,7 +158,7 @@ class AccessContext:
     # -- audit -----------------------------------------------------------------------------------
 
     def seen(self, versions: list[StoredVersion]) -> None:
-        if self.actor is None:
+        if self.actor is None or self.audited:
             return
         for version in versions:
             reference = f"{version.type}/{version.id}/_history/{version.version_id}"

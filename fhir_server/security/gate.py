@@ -96,6 +96,8 @@ class AccessGate:
             recorded_us=time.time_ns() // 1000,
         )
         touched = dict(context.touched) if context is not None else {}
+        if context is not None:
+            context.audited = True
         if glass is not None:
             touched.setdefault(glass.patient_id, [])
         records = [

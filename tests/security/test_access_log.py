@@ -80,3 +80,30 @@ def test_every_kind_of_access_is_recorded(fresh_secured) -> None:
     assert {"read", "search-type", "operation", "create"} <= codes
     luc = _events(client, system, "patient=lu-patient-luc-reding", 1)
     assert [e["outcome"] for e in _by(luc, f"Practitioner/{WEBER}")] == ["4"]
+
+
+def test_writes_are_in_the_patients_log_and_name_the_resource(fresh_secured) -> None:
+    """BALP: a create or update of a resource in a patient's record appears in that patient's access
+    log, naming the version written; a refused write names no resource that was not written."""
+    client, tokens = fresh_secured
+    weber = tokens.practitioner(WEBER)
+    condition = {"resourceType": "Condition", "subject": {"reference": f"Patient/{MARIE}"}}
+    created = client.post("/Condition", json=condition, headers=bearer(weber))
+    assert created.status_code == 201, created.text
+    new_id = created.json()["id"]
+    updated = client.put(f"/Condition/{new_id}", json={**created.json(), "note": [{"text": "x"}]}, headers=bearer(weber))
+    assert updated.status_code == 200, updated.text
+    luc = {"resourceType": "Condition", "subject": {"reference": "Patient/lu-patient-luc-reding"}}
+    assert client.post("/Condition", json=luc, headers=bearer(weber)).status_code == 403
+
+    events = _by(_events(client, tokens.patient(MARIE), f"patient={MARIE}", 2), f"Practitioner/{WEBER}")
+    written = {
+        e["subtype"][0]["code"]: [x["what"]["reference"] for x in e.get("entity", []) if "reference" in x.get("what", {})]
+        for e in events
+    }
+    assert f"Condition/{new_id}/_history/1" in written["create"]
+    assert f"Condition/{new_id}/_history/2" in written["update"]
+    assert f"Patient/{MARIE}" in written["create"] and f"Patient/{MARIE}" in written["update"]
+    system = tokens.system("auditor", "system/AuditEvent.rs")
+    denied = _by(_events(client, system, "outcome=4", 1), f"Practitioner/{WEBER}")
+    assert denied and all("Condition/" not in json.dumps(e.get("entity", [])) for e in denied)
