@@ -91,14 +91,18 @@ def test_writes_are_in_the_patients_log_and_name_the_resource(fresh_secured) -> 
     created = client.post("/Condition", json=condition, headers=bearer(weber))
     assert created.status_code == 201, created.text
     new_id = created.json()["id"]
-    updated = client.put(f"/Condition/{new_id}", json={**created.json(), "note": [{"text": "x"}]}, headers=bearer(weber))
+    updated = client.put(
+        f"/Condition/{new_id}", json={**created.json(), "note": [{"text": "x"}]}, headers=bearer(weber)
+    )
     assert updated.status_code == 200, updated.text
     luc = {"resourceType": "Condition", "subject": {"reference": "Patient/lu-patient-luc-reding"}}
     assert client.post("/Condition", json=luc, headers=bearer(weber)).status_code == 403
 
     events = _by(_events(client, tokens.patient(MARIE), f"patient={MARIE}", 2), f"Practitioner/{WEBER}")
     written = {
-        e["subtype"][0]["code"]: [x["what"]["reference"] for x in e.get("entity", []) if "reference" in x.get("what", {})]
+        e["subtype"][0]["code"]: [
+            x["what"]["reference"] for x in e.get("entity", []) if "reference" in x.get("what", {})
+        ]
         for e in events
     }
     assert f"Condition/{new_id}/_history/1" in written["create"]
