@@ -42,6 +42,9 @@ from fhir_server.fhir.profiles.narrative import allowed_xhtml, has_content, html
 log = logging.getLogger(__name__)
 
 SKIPPED: dict[str, str] = {}
+_UNCOMPILABLE: set[str] = set()
+"""Keys never compiled again. An invariant that failed to *evaluate* on one input stays in force:
+one odd (or hostile) resource must not switch a check off for the whole process."""
 
 
 class Resolver(Protocol):
@@ -603,11 +606,12 @@ class Invariant:
 
 def compile_invariant(key: str, definition: dict[str, Any]) -> Invariant | None:
     """The compiled invariant, or None (recorded in :data:`SKIPPED`) if it cannot be compiled."""
-    if key in SKIPPED or definition.get("key") in SKIPPED:
+    if key in _UNCOMPILABLE or definition.get("key") in _UNCOMPILABLE:
         return None
     try:
         return Invariant(key, definition)
     except Exception as exc:  # fhirpathpy raises plain Exceptions on unsupported syntax
+        _UNCOMPILABLE.add(key)
         SKIPPED[key] = f"fhirpathpy cannot compile it: {str(exc)[:200]}"
         log.warning("invariant %s skipped: %s", key, exc)
         return None
