@@ -22,6 +22,7 @@ from fhir_server.fhir.index_model import ResourceIndex
 from fhir_server.fhir.search.query import HistoryQuery, SearchQuery
 from fhir_server.fhir.text import ascii_digits
 from fhir_server.store.base import Page, Store, StoredVersion, StoreReader, StoreTransaction
+from fhir_server.store.cancellation import finish
 from fhir_server.store.cursors import decode_cursor, encode_cursor
 from fhir_server.store.sqlite_schema import DDL, INDEX_ENTRY_CLASSES, INDEX_ROWS, INDEX_TABLES
 from fhir_server.store.sqlite_search import (
@@ -228,14 +229,7 @@ async def _finish_in_thread(function: Callable[..., Any], *args: Any) -> tuple[a
     """Run ``function`` in a worker thread and wait for its end even through cancellations (the
     connection must never be used by two threads at once): the finished future, and whether the
     waiting task was cancelled meanwhile."""
-    done = asyncio.ensure_future(asyncio.to_thread(function, *args))
-    cancelled = False
-    while not done.done():
-        try:
-            await asyncio.wait({done})  # unlike awaiting it, a cancellation here leaves it running
-        except asyncio.CancelledError:
-            cancelled = True
-    return done, cancelled
+    return await finish(asyncio.to_thread(function, *args))
 
 
 def _prefixed(columns: str, alias: str) -> str:
