@@ -66,7 +66,17 @@ class AccessContext:
         if actor.kind in ("patient", "related-person"):
             own = frozenset([actor.patient_id] if actor.patient_id else [])
             return Visibility(readable, own), own
-        assert self.relations is not None and self.compartments is not None and actor.who is not None
+        assert self.relations is not None and actor.who is not None
+        glass = actor.break_glass
+        key = (actor.kind, actor.who, glass.patient_id if glass else None, self.relations.today())
+        return await self.relations.visibility_cache.get(key, self._compute_professional)
+
+    async def _compute_professional(self) -> tuple[Visibility, frozenset[str] | None]:
+        """From the store: whose MR the caller is, which Consents permit or deny them, what is hidden."""
+        actor = self.actor
+        assert self.relations is not None and self.compartments is not None
+        assert actor is not None and actor.who is not None
+        readable = READABLE[actor.kind]
         identities = await self.relations.identities(actor.who)
         candidates = await self.relations.mr_patients(identities) | await self.relations.permitting_patients(identities)
         glass = actor.break_glass

@@ -1,7 +1,8 @@
 """Whose records a professional may open: the patients whose current médecin référent they
 are (R12: opt-out, the MR sees the record by default) and the patients whose Consent permits
-them; and each patient's choices (consent.py). Read fresh from the store on every request,
-so that a new Consent or a revocation takes effect at once."""
+them; and each patient's choices (consent.py). Read from the store whenever one of the types
+they come from changed (visibility_cache.py), so that a new Consent or a revocation takes
+effect at the next request."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import orjson
 from fhir_server.fhir.lu_resources import day_of, is_mr_careteam, mr_member
 from fhir_server.fhir.repository import Repository
 from fhir_server.security.consent import PatientChoices, patient_choices
+from fhir_server.security.visibility_cache import VisibilityCache
 
 PAGE = 1000
 
@@ -23,6 +25,7 @@ class CareRelations:
     def __init__(self, repository: Repository, tz: ZoneInfo):
         self.repository = repository
         self.tz = tz
+        self.visibility_cache: VisibilityCache[Any] = VisibilityCache(repository.store)
 
     def today(self) -> date:
         return datetime.now(self.tz).date()

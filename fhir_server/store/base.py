@@ -8,7 +8,7 @@ All writes happen inside :meth:`Store.transaction`, which is all-or-nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -86,6 +86,12 @@ class StoreReader(ABC):
     async def index_entries(self, resource_type: str, resource_id: str) -> ResourceIndex | None:
         """The index entries stored for the current version (None if the id was never used), so
         that a copy keeps them exactly, without extracting them again."""
+
+    async def change_marker(self, resource_types: tuple[str, ...]) -> Hashable | None:
+        """A value that differs after any committed write of a resource of these types, by any
+        process (equal values: nothing of them changed in between), or None when the store
+        cannot tell — then callers must not remember anything derived from them."""
+        return None
 
 
 class StoreTransaction(StoreReader):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,12 @@ class _SqliteReader(StoreReader):
             f"SELECT {_COLUMNS} FROM resources WHERE type = ? AND id = ?", (resource_type, resource_id)
         ).fetchone()
         return _version(row) if row else None
+
+    async def change_marker(self, resource_types: tuple[str, ...]) -> Hashable | None:
+        # history.seq grows with every version written and writers commit one at a time
+        # (BEGIN IMMEDIATE), so a later commit never shows a smaller seq than one already seen
+        sql = "SELECT max(seq) FROM history WHERE type = ?"
+        return tuple(self._conn.execute(sql, (t,)).fetchone()[0] for t in resource_types)
 
     async def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
         row = self._conn.execute(

@@ -122,6 +122,19 @@ def _reference(value: ReferenceValue, modifier: str | None) -> SQL:
     return " AND ".join(parts), args
 
 
+def _seek_target_ids(clause: Clause, cond: str, args: list[Any]) -> SQL:
+    """An OR of (target_id, target_type) pairs cannot seek ``idx_reference_target_rid`` past
+    (type, param): SQLite scans every reference of the parameter (all 600,000 CareTeam
+    participants of a 1M store, ~100 ms) to find a practitioner's 23 teams. A leading
+    ``target_id IN (…)`` lets it seek each id (~0.1 ms); the pairs then only filter."""
+    if any(v.url is not None or v.target_id is None for v in clause.values):  # type: ignore[union-attr]
+        return cond, args
+    ids = sorted({v.target_id for v in clause.values})  # type: ignore[union-attr]
+    marks = ", ".join("?" for _ in ids)
+    # args = [type, param, <pair args…>]: the seek goes between (type, param) and the pairs
+    return f"target_id IN ({marks}) AND ({cond})", [*args[:2], *ids, *args[2:]]
+
+
 def _uri(value: UriValue, modifier: str | None) -> SQL:
     if modifier == "below":
         prefix = value.value.rstrip("/") + "/"
@@ -247,6 +260,8 @@ class SqlTranslator:
         ors = [_value_condition(clause.kind, v, clause.modifier) for v in clause.values]
         cond = " OR ".join(f"({c})" for c, _ in ors)
         args = base_args + [a for _, vargs in ors for a in vargs]
+        if clause.kind == "reference" and len(ors) > 1:
+            cond, args = _seek_target_ids(clause, cond, args)
         if clause.modifier in ("not", "not-in"):
             return Condition(f"{alias}.rid NOT IN ({base} AND ({cond}))", args)
         return _rid_in(alias, f"{base} AND ({cond})", args)
