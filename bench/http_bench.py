@@ -695,7 +695,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 AUDIT_NOTE = [
     "",
     "With authentication on every request leaves AuditEvents, written by a background task in batches",
-    "(one store transaction per 200 events or 50 ms). *audit ev/req* = AuditEvents stored during the row",
+    "(one store transaction per 500 events or 200 ms). *audit ev/req* = AuditEvents stored during the row",
     "(warm-up included) per request sent; *drain s* = how long the server kept writing that backlog after",
     "the load stopped; *req/s incl. audit* = requests sent / (warm-up + measured + drain time), the rate",
     "the server sustains with its audit trail keeping up.",
