@@ -88,7 +88,8 @@ def import_data(data_dir: Path, patients: int, seed: int, batch: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"fhir-server load failed: {proc.stderr[-2000:]}")
     m = re.search(r"loaded (\d+) resources .* in ([\d.]+) s = (\d+) resources/s", proc.stdout)
-    assert m, proc.stdout
+    cpu = re.search(r"CPU: ([\d.]+) s in this process, ([\d.]+) s in (\d+) validation worker", proc.stdout)
+    assert m and cpu, proc.stdout
     return {
         "patients": patients,
         "generate_s": gen_s,
@@ -96,6 +97,9 @@ def import_data(data_dir: Path, patients: int, seed: int, batch: int) -> dict:
         "load_s": float(m.group(2)),
         "per_second": float(m.group(3)),
         "wall_s_with_startup": wall,
+        "cpu_us_per_resource": (float(cpu.group(1)) + float(cpu.group(2))) / int(m.group(1)) * 1e6,
+        "validation_workers": int(cpu.group(3)),
+        "load_average_after": os.getloadavg()[0],
         "summary": proc.stdout.strip(),
     }
 
@@ -247,12 +251,15 @@ def main(argv: list[str]) -> int:
     imp = result["import"]
     if imp:
         lines += [
-            "| patients | resources | load s | resources/s | generate s |",
-            "|---:|---:|---:|---:|---:|",
+            "| patients | resources | load s | resources/s | CPU µs/resource | load average after | generate s |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
             f"| {imp['patients']} | {imp['resources']} | {imp['load_s']:.1f} | {imp['per_second']:.0f} "
+            f"| {imp.get('cpu_us_per_resource', 0):.0f} | {imp.get('load_average_after', 0):.1f} "
             f"| {imp['generate_s']:.1f} |",
             "",
-            "`fhir-server load` in-process through the Repository, full validation and LU profile enforcement.",
+            f"`fhir-server load` through the Repository, full validation and LU profile enforcement, "
+            f"validation in {imp.get('validation_workers', '?')} worker processes (its default: one per core); "
+            "CPU of the command and its workers per resource.",
         ]
     else:
         lines.append("Not measured: the store existed (remove it or use another --data-dir to measure the import).")
