@@ -25,7 +25,7 @@ class CareRelations:
     def __init__(self, repository: Repository, tz: ZoneInfo):
         self.repository = repository
         self.tz = tz
-        self.visibility_cache: VisibilityCache[Any] = VisibilityCache(repository.store)
+        self.visibility_cache = VisibilityCache(repository.store)
 
     def today(self) -> date:
         return datetime.now(self.tz).date()

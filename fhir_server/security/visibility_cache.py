@@ -15,23 +15,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
 
+from fhir_server.security.visibility import Visibility
 from fhir_server.store.base import StoreReader
 
 RELATION_TYPES = ("CareTeam", "Consent", "PractitionerRole")
 """The resource types a professional's access is computed from (security/relationships.py)."""
 
-T = TypeVar("T")
+Computed = tuple[Visibility, frozenset[str] | None]
+"""What the caller may see, and the patients whose records they may write."""
 
 
-class VisibilityCache(Generic[T]):
-    def __init__(self, store: StoreReader, size: int = 1024):
+class VisibilityCache:
+    """Bounded by weight, least recently used out: an entry weighs 1 + the patient ids it holds
+    (~100 bytes each), so a GP with 2,000 patients counts as 2,000 callers who have none."""
+
+    def __init__(self, store: StoreReader, max_weight: int = 200_000):
         self._store = store
-        self._size = size
-        self._entries: OrderedDict[Hashable, tuple[Hashable, T]] = OrderedDict()
+        self._max_weight = max_weight
+        self._weight = 0
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Computed, int]] = OrderedDict()
 
-    async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[Computed]]) -> Computed:
         """The remembered value of ``key`` if the relation types are unchanged since it was
         computed; otherwise ``compute()``'s, remembered (an exception is not)."""
         marker = await self._store.change_marker(RELATION_TYPES)  # before computing: never newer than the value
@@ -42,8 +47,16 @@ class VisibilityCache(Generic[T]):
             self._entries.move_to_end(key)
             return entry[1]
         value = await compute()
-        self._entries[key] = (marker, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._remember(key, marker, value)
         return value
+
+    def _remember(self, key: Hashable, marker: Hashable, value: Computed) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._weight -= old[2]
+        weight = 1 + len(value[0].patients or ())
+        self._entries[key] = (marker, value, weight)
+        self._weight += weight
+        while self._weight > self._max_weight and len(self._entries) > 1:
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self._weight -= dropped

@@ -6,6 +6,7 @@ must not be asked again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -14,6 +15,9 @@ from security_kit import Tokens, bearer
 from support import TestClient, make_client
 
 from fhir_server.security.relationships import CareRelations
+from fhir_server.security.visibility import Visibility
+from fhir_server.security.visibility_cache import VisibilityCache
+from fhir_server.store.sqlite import SqliteStore
 
 MARIE = "lu-patient-marie-schmit"
 WEBER = "lu-practitioner-claude-weber"  # Marie's MR
@@ -100,3 +104,31 @@ def test_the_next_day_is_computed_afresh(two_servers, monkeypatch) -> None:
     monkeypatch.setattr(CareRelations, "today", lambda self: today + timedelta(days=1))
     _, statements = reader_statements(first, f"/Patient/{MARIE}", weber)
     assert care_team_queries(statements)
+
+
+def test_the_memory_is_bounded_by_the_patients_remembered(tmp_path) -> None:
+    """A caller weighs 1 + their patients: a GP of many patients pushes several others out."""
+    store = SqliteStore(tmp_path / "fhir.sqlite3")
+    cache = VisibilityCache(store, max_weight=100)
+    computed: list[str] = []
+
+    def caller(name: str, patients: int):
+        async def compute():
+            computed.append(name)
+            return Visibility(None, frozenset(f"p{i}" for i in range(patients))), None
+
+        return cache.get(name, compute)
+
+    async def scenario() -> None:
+        for name in ("a", "b", "c"):
+            await caller(name, 29)  # 3 × 30
+        await caller("a", 29)  # remembered, and now the most recently used
+        await caller("gp", 39)  # 90 + 40 > 100: the least recently used (b) goes
+        for name in ("a", "gp", "b"):
+            await caller(name, 29 if name != "gp" else 39)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(store.close())
+    assert computed == ["a", "b", "c", "gp", "b"]
