@@ -8,23 +8,31 @@ MongoDB database (mongoeco's wire server, or FHIR_TEST_MONGODB_URL): see ``mongo
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mongo_backend import Mongoeco, SeedCopier, backends, database_url, wait_reachable
-from support import TestClient, make_client
+from support import TestClient, fresh_store, make_client
+
+
+def _seed(folder: Path, **settings: object) -> Path:
+    with make_client(folder, **settings):
+        pass
+    return folder / "fhir.sqlite3"
 
 
 @pytest.fixture(scope="session")
 def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store as a first start leaves it (terminology and search parameters published), made
     once per session and copied for each test: publishing ICD-10 takes about a second."""
-    folder = tmp_path_factory.mktemp("seed")
-    with make_client(folder):
-        pass
-    return folder / "fhir.sqlite3"
+    return _seed(tmp_path_factory.mktemp("seed"))
+
+
+@pytest.fixture(scope="session")
+def demo_seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``seeded_store`` with the demo data loaded too (``demo=True`` on a copy loads nothing more)."""
+    return _seed(tmp_path_factory.mktemp("demo-seed"), demo=True)
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +50,25 @@ def mongo_server_url() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def mongo_seed(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedCopier]:
-    """The MongoDB counterpart of ``seeded_store``: a seeded database, cloned for each test."""
-    seed = "seed_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
-    with make_client(tmp_path_factory.mktemp("mongo-seed"), store=database_url(mongo_server_url, seed)):
-        pass
-    copier = SeedCopier(mongo_server_url, seed)
+def _mongo_seed(server_url: str, folder: Path, prefix: str, **settings: object) -> Iterator[SeedCopier]:
+    seed = prefix + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    _seed(folder, store=database_url(server_url, seed), **settings)
+    copier = SeedCopier(server_url, seed)
     yield copier
     copier.drop(seed)
     copier.close()
+
+
+@pytest.fixture(scope="session")
+def mongo_seed(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedCopier]:
+    """The MongoDB counterpart of ``seeded_store``: a seeded database, cloned for each test."""
+    yield from _mongo_seed(mongo_server_url, tmp_path_factory.mktemp("mongo-seed"), "seed_")
+
+
+@pytest.fixture(scope="session")
+def mongo_demo_seed(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedCopier]:
+    """The MongoDB counterpart of ``demo_seeded_store``."""
+    yield from _mongo_seed(mongo_server_url, tmp_path_factory.mktemp("mongo-demo-seed"), "demo_seed_", demo=True)
 
 
 @pytest.fixture(params=backends())
@@ -62,14 +79,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def store_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
     """Settings for ``make_client`` that put a fresh, seeded store of the backend under test."""
-    if backend == "sqlite":
-        shutil.copy(request.getfixturevalue("seeded_store"), tmp_path / "fhir.sqlite3")
-        yield {}
-        return
-    copier: SeedCopier = request.getfixturevalue("mongo_seed")
-    name = copier.fresh()
-    yield {"store": database_url(copier.server_url, name)}
-    copier.drop(name)
+    with fresh_store(request, backend, tmp_path) as settings:
+        yield settings
 
 
 @pytest.fixture
@@ -79,6 +90,7 @@ def client(tmp_path: Path, store_settings: dict[str, object]) -> Iterator[TestCl
 
 
 @pytest.fixture
-def demo_client(tmp_path: Path, store_settings: dict[str, object]) -> Iterator[TestClient]:
-    with make_client(tmp_path, demo=True, **store_settings) as c:
-        yield c
+def demo_client(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    with fresh_store(request, backend, tmp_path, demo=True) as settings:
+        with make_client(tmp_path, demo=True, **settings) as c:
+            yield c

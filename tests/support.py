@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mongo_backend import database_url
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -44,6 +47,26 @@ def make_client(data_dir: Path, **settings: object) -> TestClient:
     defaults = {"data_dir": data_dir, "base_url": BASE, "log_requests": False, "auth": False}
     app = create_app(Settings(**{**defaults, **settings}))
     return TestClient(app, base_url=BASE)
+
+
+@contextmanager
+def fresh_store(
+    request: pytest.FixtureRequest, backend: str, data_dir: Path, *, demo: bool = False
+) -> Iterator[dict[str, object]]:
+    """Settings for ``make_client(data_dir, ...)`` that put a store of its own, a copy of the
+    session's seeded one (``seeded_store`` / ``mongo_seed``; with ``demo``, the one holding the
+    demo data too: ``demo_seeded_store`` / ``mongo_demo_seed``), on ``backend``; a MongoDB copy
+    is dropped afterwards. Copying takes a fraction of a second, seeding one or several."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("demo_seeded_store" if demo else "seeded_store"), data_dir / "fhir.sqlite3")
+        yield {}
+        return
+    copier = request.getfixturevalue("mongo_demo_seed" if demo else "mongo_seed")
+    name = copier.fresh()
+    try:
+        yield {"store": database_url(copier.server_url, name)}
+    finally:
+        copier.drop(name)
 
 
 def patient(family: str = "Schmit", given: str = "Marie", **extra: object) -> dict:

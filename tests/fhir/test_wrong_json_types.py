@@ -6,13 +6,12 @@ with the wrong JSON type: a write, ``$validate`` (body or Parameters, with or wi
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mongo_backend import backends, database_url
-from support import TestClient, make_client
+from mongo_backend import backends
+from support import TestClient, fresh_store, make_client
 
 from fhir_server.cli import main
 from fhir_server.errors import BadRequest
@@ -64,16 +63,8 @@ def assert_refused(response, statuses: tuple[int, ...] = (400, 422)) -> None:
 def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One server per backend for the module: every case here is refused before anything is stored."""
     path = tmp_path_factory.mktemp("wrong-json-types")
-    if request.param == "sqlite":
-        shutil.copy(request.getfixturevalue("seeded_store"), path / "fhir.sqlite3")
-        with make_client(path) as c:
-            yield c
-        return
-    copier = request.getfixturevalue("mongo_seed")
-    name = copier.fresh()
-    with make_client(path, store=database_url(copier.server_url, name)) as c:
+    with fresh_store(request, request.param, path) as settings, make_client(path, **settings) as c:
         yield c
-    copier.drop(name)
 
 
 @pytest.mark.parametrize("case", WRONG)

@@ -3,22 +3,23 @@ tokens signed with the server's own key (the built-in authorization server's).""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from mongo_backend import backends, database_url
+from mongo_backend import backends
 from security_kit import Tokens
-from support import TestClient, make_client
+from support import TestClient, fresh_store, make_client
 
 
-def _secured_client(tmp: Path, backend: str, request: pytest.FixtureRequest) -> tuple[TestClient, str | None]:
-    if backend == "sqlite":
-        return make_client(tmp, auth=True, demo=True), None
-    server_url = request.getfixturevalue("mongo_server_url")
-    name = f"sec_{uuid.uuid4().hex[:12]}"
-    return make_client(tmp, auth=True, demo=True, store=database_url(server_url, name)), name
+@contextmanager
+def _secured(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Iterator[tuple[TestClient, Tokens]]:
+    """A store of its own holding the demo data (a copy of the session's demo seed), served with
+    authentication on; the signing key is made for this data dir."""
+    with fresh_store(request, backend, data_dir, demo=True) as settings:
+        with make_client(data_dir, auth=True, demo=True, **settings) as client:
+            yield client, Tokens(data_dir)
 
 
 @pytest.fixture(scope="module", params=backends())
@@ -26,15 +27,12 @@ def secured(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, Tokens]]:
     """(client, tokens) on a store holding the demo data, shared by a module's read-only tests."""
-    tmp = tmp_path_factory.mktemp("secured")
-    client, _ = _secured_client(tmp, request.param, request)
-    with client:
-        yield client, Tokens(tmp)
+    with _secured(request, request.param, tmp_path_factory.mktemp("secured")) as secured:
+        yield secured
 
 
 @pytest.fixture(params=backends())
 def fresh_secured(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, Tokens]]:
     """(client, tokens) on a store of its own, for tests that change consents or data."""
-    client, _ = _secured_client(tmp_path, request.param, request)
-    with client:
-        yield client, Tokens(tmp_path)
+    with _secured(request, request.param, tmp_path) as secured:
+        yield secured
