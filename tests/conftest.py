@@ -2,7 +2,7 @@
 MongoDB database (mongoeco's wire server, or FHIR_TEST_MONGODB_URL): see ``mongo_backend``.
 
 ``client`` and ``demo_client`` run once per backend of ``FHIR_TEST_BACKENDS`` (default
-``sqlite,mongo``): one contract suite, both stores.
+``sqlite,mongo``): one contract suite, both stores; ``shared_client`` too, once per module.
 """
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ def store_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
 @pytest.fixture
 def client(tmp_path: Path, store_settings: dict[str, object]) -> Iterator[TestClient]:
     with make_client(tmp_path, **store_settings) as c:
+        yield c
+
+
+@pytest.fixture(scope="module", params=backends())
+def shared_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app on a fresh, seeded store per backend, shared by the tests of a module that take it:
+    for tests that write nothing another test of the module looks at (a module makes it its
+    ``client`` when that holds for all its tests). Starting an app takes up to a second or more."""
+    folder = tmp_path_factory.mktemp("shared")
+    with fresh_store(request, request.param, folder) as settings, make_client(folder, **settings) as c:
         yield c
 
 

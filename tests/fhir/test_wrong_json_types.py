@@ -6,12 +6,10 @@ with the wrong JSON type: a write, ``$validate`` (body or Parameters, with or wi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mongo_backend import backends
-from support import TestClient, fresh_store, make_client
+from support import TestClient
 
 from fhir_server.cli import main
 from fhir_server.errors import BadRequest
@@ -59,12 +57,10 @@ def assert_refused(response, statuses: tuple[int, ...] = (400, 422)) -> None:
     assert any(issue["severity"] in ("error", "fatal") for issue in outcome["issue"]), outcome
 
 
-@pytest.fixture(scope="module", params=backends())
-def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")
+def client(shared_client: TestClient) -> TestClient:
     """One server per backend for the module: every case here is refused before anything is stored."""
-    path = tmp_path_factory.mktemp("wrong-json-types")
-    with fresh_store(request, request.param, path) as settings, make_client(path, **settings) as c:
-        yield c
+    return shared_client
 
 
 @pytest.mark.parametrize("case", WRONG)

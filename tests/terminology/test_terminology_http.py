@@ -1,13 +1,23 @@
-"""The terminology operations over HTTP, on the real app (tests/conftest.py ``client``)."""
+"""The terminology operations over HTTP, on the real app: one per backend for the module
+(tests/conftest.py ``shared_client``), as every operation here reads only; publishing again
+runs on a store of its own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from support import TestClient, make_client
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ALD = "https://fhir.mr.lu/CodeSystem/ald"
 QUALIFYING = "https://fhir.mr.lu/ValueSet/icd10-ald-qualifying"
 CONCEPTMAP = "https://fhir.mr.lu/ConceptMap/ald-icd10"
+
+
+@pytest.fixture(scope="module")
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
 
 
 def _params(r) -> dict:
@@ -235,9 +245,10 @@ def test_resources_are_published_and_listed(client):
         assert (kind, f"{base}{kind}-{name}") in ops
 
 
-def test_publishing_again_writes_nothing(client):
+def test_publishing_again_writes_nothing(tmp_path: Path, store_settings: dict) -> None:
     from fhir_server.terminology.publish import publish
 
-    app = client.app
-    assert client.portal.call(publish, app.state.repository, app.state.terminology) == 0
-    assert client.get("/CodeSystem/ald").json()["meta"]["versionId"] == "1"
+    with make_client(tmp_path, **store_settings) as client:
+        app = client.app
+        assert client.portal.call(publish, app.state.repository, app.state.terminology) == 0
+        assert client.get("/CodeSystem/ald").json()["meta"]["versionId"] == "1"
