@@ -1,11 +1,17 @@
-"""Content negotiation, _format/_pretty, error statuses, and the CapabilityStatement's truth."""
+"""Content negotiation, _format/_pretty, error statuses, and the CapabilityStatement's truth.
+One app per backend for the module (``shared_client``): a test here reads only, or what it wrote."""
 
 from __future__ import annotations
 
 import pytest
-from support import patient
+from support import TestClient, patient
 
 from fhir_server.fhir.resource_types import SUPPORTED_TYPES
+
+
+@pytest.fixture(scope="module")
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
 
 
 @pytest.mark.parametrize(
