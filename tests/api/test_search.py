@@ -1,15 +1,16 @@
-"""Search basics: parameter types, paging, _summary/_elements, unknown parameters."""
+"""Search basics: parameter types, paging, _summary/_elements, unknown parameters. The tests
+that only read ``people`` share them, stored once per backend for the module; those that change
+them take ``fresh_people``, on a store of their own."""
 
 from __future__ import annotations
 
 import pytest
-from support import patient
+from support import TestClient, patient
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 
 
-@pytest.fixture
-def people(client):
+def _store_people(client: TestClient) -> TestClient:
     rows = [
         ("p1", "Müller", "Léa", "female", "1980-02-29", "1893120105732"),
         ("p2", "Muller", "Jean", "male", "1975-12-31", "1975123100117"),
@@ -41,6 +42,16 @@ def people(client):
         },
     )
     return client
+
+
+@pytest.fixture(scope="module")
+def people(shared_client: TestClient) -> TestClient:
+    return _store_people(shared_client)
+
+
+@pytest.fixture
+def fresh_people(client: TestClient) -> TestClient:
+    return _store_people(client)
 
 
 def ids(client, url: str) -> list[str]:
@@ -132,13 +143,13 @@ def test_paging_links_walk_every_match_once(people):
     assert [e["resource"]["id"] for e in back["entry"]] == [e["resource"]["id"] for e in last["entry"]]
 
 
-def test_paging_is_stable_while_data_changes(people):
-    first = people.get("/Patient?_count=2").json()
+def test_paging_is_stable_while_data_changes(fresh_people):
+    first = fresh_people.get("/Patient?_count=2").json()
     first_ids = [e["resource"]["id"] for e in first["entry"]]
     next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
-    people.delete(f"/Patient/{first_ids[0]}")  # a deletion on an earlier page
-    people.post("/Patient", json=patient("Zeta"))  # an insertion
-    second = people.get(next_url).json()
+    fresh_people.delete(f"/Patient/{first_ids[0]}")  # a deletion on an earlier page
+    fresh_people.post("/Patient", json=patient("Zeta"))  # an insertion
+    second = fresh_people.get(next_url).json()
     second_ids = [e["resource"]["id"] for e in second["entry"]]
     assert not set(first_ids) & set(second_ids)
     assert second_ids == ["p3", "p4"]
@@ -158,8 +169,8 @@ def test_summary_count_and_total_none(people):
     assert "total" not in bundle and len(bundle["entry"]) == 4
 
 
-def test_summary_and_elements_subset_resources(people):
-    people.put(
+def test_summary_and_elements_subset_resources(fresh_people):
+    fresh_people.put(
         "/Patient/p5",
         json=patient(
             id="p5",
@@ -167,20 +178,20 @@ def test_summary_and_elements_subset_resources(people):
             photo=[{"title": "me"}],
         ),
     )
-    read = people.get("/Patient/p5?_summary=true").json()
+    read = fresh_people.get("/Patient/p5?_summary=true").json()
     assert "photo" not in read and "text" not in read and "name" in read
     assert {"code": "SUBSETTED", "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"} in read["meta"][
         "tag"
     ]
-    text = people.get("/Patient/p5?_summary=text").json()
+    text = fresh_people.get("/Patient/p5?_summary=text").json()
     assert "text" in text and "name" not in text
-    data = people.get("/Patient/p5?_summary=data").json()
+    data = fresh_people.get("/Patient/p5?_summary=data").json()
     assert "text" not in data and "photo" in data
-    elements = people.get("/Patient?_id=p5&_elements=birthDate,gender").json()["entry"][0]["resource"]
+    elements = fresh_people.get("/Patient?_id=p5&_elements=birthDate,gender").json()["entry"][0]["resource"]
     assert set(elements) == {"resourceType", "id", "meta"}  # p5 has neither element
-    elements = people.get("/Patient?_id=p1&_elements=birthDate").json()["entry"][0]["resource"]
+    elements = fresh_people.get("/Patient?_id=p1&_elements=birthDate").json()["entry"][0]["resource"]
     assert set(elements) == {"resourceType", "id", "meta", "birthDate"}
-    assert people.get("/Patient/p5?_summary=banana").status_code == 400
+    assert fresh_people.get("/Patient/p5?_summary=banana").status_code == 400
 
 
 def test_unknown_parameter_lenient_and_strict(people):
