@@ -1,9 +1,13 @@
-"""Chains, _has, _include/_revinclude, _sort with paging, number/quantity, modifiers."""
+"""Chains, _has, _include/_revinclude, _sort with paging, number/quantity, modifiers. The tests
+that only read the ``world`` share it, stored once per backend for the module; those that change
+it take ``fresh_world``, on a store of its own. The composite searches share that store too
+(their CodeSystems are apart from the world's resources); the value-set searches do not (their
+Conditions would be found with the world's)."""
 
 from __future__ import annotations
 
 import pytest
-from support import make_client
+from support import TestClient, make_client
 
 MATRICULE = "urn:oid:1.3.182.4.4"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -14,8 +18,7 @@ def _put(client, resource: dict) -> None:
     assert r.status_code in (200, 201), r.text
 
 
-@pytest.fixture
-def world(client):
+def _store_world(client: TestClient) -> TestClient:
     """Two GPs, three patients, MR care teams, conditions, encounters."""
     _put(client, {"resourceType": "Organization", "id": "cab", "name": "Cabinet du Centre"})
     for pid, family, born in (("dr-weber", "Weber", "1970"), ("dr-hoff", "Hoffmann", "1980")):
@@ -101,6 +104,16 @@ def world(client):
         {"resourceType": "ValueSet", "id": "vs1", "url": "https://example.lu/fhir/ValueSet/test", "status": "active"},
     )
     return client
+
+
+@pytest.fixture(scope="module")
+def world(shared_client: TestClient) -> TestClient:
+    return _store_world(shared_client)
+
+
+@pytest.fixture
+def fresh_world(client: TestClient) -> TestClient:
+    return _store_world(client)
 
 
 def ids(client, url: str, mode: str = "match") -> list[str]:
@@ -211,10 +224,10 @@ def test_sorted_paging_walks_forward_and_back(world, sort):
     assert [e["resource"]["id"] for e in world.get(back).json()["entry"]] == [full[-2]]
 
 
-def test_sort_missing_values_last(world):
-    _put(world, {"resourceType": "Patient", "id": "nobirth", "name": [{"family": "Aaa"}]})
-    assert [e["resource"]["id"] for e in world.get("/Patient?_sort=birthdate").json()["entry"]][-1] == "nobirth"
-    assert [e["resource"]["id"] for e in world.get("/Patient?_sort=-birthdate").json()["entry"]][-1] == "nobirth"
+def test_sort_missing_values_last(fresh_world):
+    _put(fresh_world, {"resourceType": "Patient", "id": "nobirth", "name": [{"family": "Aaa"}]})
+    assert [e["resource"]["id"] for e in fresh_world.get("/Patient?_sort=birthdate").json()["entry"]][-1] == "nobirth"
+    assert [e["resource"]["id"] for e in fresh_world.get("/Patient?_sort=-birthdate").json()["entry"]][-1] == "nobirth"
 
 
 @pytest.mark.parametrize(
@@ -239,10 +252,10 @@ def test_malformed_advanced_searches_are_400(world, url):
     assert r.json()["resourceType"] == "OperationOutcome"
 
 
-def test_deleted_resources_break_chains(world):
-    world.delete("/Patient/marie")
-    assert ids(world, "/CareTeam?subject.name=schmit") == []
-    assert ids(world, "/CareTeam?subject=marie&_include=CareTeam:subject", "include") == []
+def test_deleted_resources_break_chains(fresh_world):
+    fresh_world.delete("/Patient/marie")
+    assert ids(fresh_world, "/CareTeam?subject.name=schmit") == []
+    assert ids(fresh_world, "/CareTeam?subject=marie&_include=CareTeam:subject", "include") == []
 
 
 @pytest.mark.parametrize(
@@ -256,7 +269,7 @@ def test_deleted_resources_break_chains(world):
         ("context-type-value:missing=true", ["cs-none"]),
     ],
 )
-def test_composite(client, query, expected):
+def test_composite(shared_client, query, expected):
     for cid, specialty in (("cs-gp", "394814009"), ("cs-paed", "394537008"), ("cs-none", None)):
         resource = {
             "resourceType": "CodeSystem",
@@ -272,13 +285,13 @@ def test_composite(client, query, expected):
                     "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": specialty}]},
                 }
             ]
-        _put(client, resource)
-    found = ids(client, f"/CodeSystem?{query}&url:below=https://example.lu/CodeSystem")
+        _put(shared_client, resource)
+    found = ids(shared_client, f"/CodeSystem?{query}&url:below=https://example.lu/CodeSystem")
     assert found == expected
 
 
-def test_composite_needs_all_parts(client):
-    r = client.get("/CodeSystem?context-type-value=focus")
+def test_composite_needs_all_parts(shared_client):
+    r = shared_client.get("/CodeSystem?context-type-value=focus")
     assert r.status_code == 400 and "'$'" in r.json()["issue"][0]["diagnostics"]
 
 
@@ -302,8 +315,8 @@ def test_token_in_and_not_in_value_sets(client, query, expected):
     assert ids(client, f"/Condition?{query}") == expected
 
 
-def test_in_unknown_value_set_is_400(client):
-    r = client.get("/Condition?code:in=https://example.lu/ValueSet/nothing")
+def test_in_unknown_value_set_is_400(shared_client):
+    r = shared_client.get("/Condition?code:in=https://example.lu/ValueSet/nothing")
     assert r.status_code == 400 and "code" in r.json()["issue"][0]["diagnostics"]
 
 
