@@ -1,9 +1,12 @@
 """Date search at the edges: precision ranges, prefixes, time zones (Europe/Luxembourg is the
-zone of values written without an offset), month ends, leap days, DST and 31 December."""
+zone of values written without an offset), month ends, leap days, DST and 31 December.
+The onsets and the care team periods, only read by the tests that search them, are stored once
+per backend for the module (``shared_client``)."""
 
 from __future__ import annotations
 
 import pytest
+from support import TestClient
 
 ONSETS = {
     "nye-utc": "2024-12-31T23:30:00Z",  # already 1 January in Luxembourg (UTC+1)
@@ -18,8 +21,9 @@ ONSETS = {
 }
 
 
-@pytest.fixture
-def onsets(client):
+@pytest.fixture(scope="module")
+def onsets(shared_client: TestClient) -> TestClient:
+    client = shared_client
     for cid, onset in ONSETS.items():
         condition = {
             "resourceType": "Condition",
@@ -81,6 +85,19 @@ def test_approximate_dates_are_relative_to_now(client):
     assert [e["resource"]["id"] for e in ten_years["entry"]] == ["old"]  # ±10% of ~10 years: a year
 
 
+@pytest.fixture(scope="module")
+def periods(shared_client: TestClient) -> TestClient:
+    periods = {
+        "short": {"start": "2024-01-10", "end": "2024-01-12"},
+        "year-long": {"start": "2023-06-01", "end": "2025-03-31"},
+        "open": {"start": "2020-01-01"},
+    }
+    for cid, period in periods.items():
+        team = {"resourceType": "CareTeam", "id": cid, "status": "active", "period": period}
+        assert shared_client.put(f"/CareTeam/{cid}", json=team).status_code == 201
+    return shared_client
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -90,14 +107,6 @@ def test_approximate_dates_are_relative_to_now(client):
         ("date=ge2019-01-01&date=le2019-12-31", []),
     ],
 )
-def test_two_sided_ranges_over_periods_of_every_length(client, query, expected):
-    periods = {
-        "short": {"start": "2024-01-10", "end": "2024-01-12"},
-        "year-long": {"start": "2023-06-01", "end": "2025-03-31"},
-        "open": {"start": "2020-01-01"},
-    }
-    for cid, period in periods.items():
-        team = {"resourceType": "CareTeam", "id": cid, "status": "active", "period": period}
-        assert client.put(f"/CareTeam/{cid}", json=team).status_code == 201
-    bundle = client.get(f"/CareTeam?{query}").json()
+def test_two_sided_ranges_over_periods_of_every_length(periods, query, expected):
+    bundle = periods.get(f"/CareTeam?{query}").json()
     assert sorted(e["resource"]["id"] for e in bundle.get("entry", [])) == expected
