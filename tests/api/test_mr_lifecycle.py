@@ -1,5 +1,7 @@
 """The MR relationship over FHIR: declaration, validation by the CNS, revocation, end,
-who is the MR on a day, $mr-status and the résumé patient's author rule (issue 6)."""
+who is the MR on a day, $mr-status and the résumé patient's author rule (issue 6).
+The hostile calls (each writes its care team again, and is refused) and the listing of the
+operations share one app per backend (``shared_client``); the lifecycles get a store each."""
 
 from __future__ import annotations
 
@@ -324,11 +326,11 @@ def test_only_the_current_mr_writes_the_resume_patient(client):
     assert any(p["name"] == "resumeLastUpdated" for p in status["parameter"])
 
 
-def test_operation_definitions_are_served_and_listed(client):
+def test_operation_definitions_are_served_and_listed(shared_client):
     for name in ("validate-declaration", "revoke", "end", "mr-status"):
-        definition = client.get(f"/OperationDefinition/{name}").json()
+        definition = shared_client.get(f"/OperationDefinition/{name}").json()
         assert definition["code"] == name and definition["url"] == f"{LU}/OperationDefinition/{name}"
-    cap = client.get("/metadata").json()
+    cap = shared_client.get("/metadata").json()
     care_team = next(r for r in cap["rest"][0]["resource"] if r["type"] == "CareTeam")
     assert {o["name"] for o in care_team["operation"]} >= {"validate-declaration", "revoke", "end"}
 
@@ -395,10 +397,10 @@ def test_demo_data_answers_mr_status(demo_client):
         ),
     ],
 )
-def test_hostile_operation_calls(client, method, url, body, status):
-    declaration(client, "ct", patient(client, "p"), doctor(client, "dr"))
-    _put(client, {"resourceType": "CareTeam", "id": "other", "status": "proposed"})  # not an MR care team
-    r = client.request(method, url, json=body)
+def test_hostile_operation_calls(shared_client, method, url, body, status):
+    declaration(shared_client, "ct", patient(shared_client, "p"), doctor(shared_client, "dr"))
+    _put(shared_client, {"resourceType": "CareTeam", "id": "other", "status": "proposed"})  # not an MR care team
+    r = shared_client.request(method, url, json=body)
     assert r.status_code == status, r.text
     assert r.json()["resourceType"] == "OperationOutcome"
-    assert client.get("/CareTeam/ct").json()["status"] == "proposed"
+    assert shared_client.get("/CareTeam/ct").json()["status"] == "proposed"
