@@ -1,4 +1,5 @@
-"""Create, read, vread, update, delete and their headers (https://hl7.org/fhir/R4/http.html)."""
+"""Create, read, vread, update, delete and their headers (https://hl7.org/fhir/R4/http.html).
+The refusals, which store nothing, share one app per backend (``shared_client``)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def test_read_returns_stored_resource(client):
     assert r.headers["etag"] == 'W/"1"'
 
 
-def test_read_unknown_is_404_with_outcome(client):
-    r = client.get("/Patient/nope")
+def test_read_unknown_is_404_with_outcome(shared_client):
+    r = shared_client.get("/Patient/nope")
     assert r.status_code == 404
     assert r.json()["resourceType"] == "OperationOutcome"
     assert r.json()["issue"][0]["code"] == "not-found"
@@ -67,25 +68,25 @@ def test_update_as_create_with_client_id(client):
         ("/Patient/a", patient(id="a", active=None), 400, "Patient.active"),
     ],
 )
-def test_invalid_updates_name_the_element(client, url, body, status, expression):
-    r = client.put(url, json=body)
+def test_invalid_updates_name_the_element(shared_client, url, body, status, expression):
+    r = shared_client.put(url, json=body)
     assert r.status_code == status
     outcome = r.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert any(expression in " ".join(i.get("expression", [])) for i in outcome["issue"]), outcome
-    assert client.get(url).status_code == 404, "nothing may be stored"
+    assert shared_client.get(url).status_code == 404, "nothing may be stored"
 
 
-def test_malformed_json_is_400(client):
-    r = client.post(
+def test_malformed_json_is_400(shared_client):
+    r = shared_client.post(
         "/Patient", content=b'{"resourceType": "Patient",', headers={"content-type": "application/fhir+json"}
     )
     assert r.status_code == 400
     assert "not valid JSON" in r.json()["issue"][0]["diagnostics"]
 
 
-def test_wrong_resource_type_on_create_is_400(client):
-    r = client.post("/Patient", json={"resourceType": "Organization", "name": "CNS"})
+def test_wrong_resource_type_on_create_is_400(shared_client):
+    r = shared_client.post("/Patient", json={"resourceType": "Organization", "name": "CNS"})
     assert r.status_code == 400
     assert r.json()["issue"][0]["expression"] == ["resourceType"]
 
