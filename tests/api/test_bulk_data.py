@@ -1,7 +1,8 @@
 """Issue 10.1, the mechanics of FHIR Bulk Data (authentication off; access is tests/security's
 test_bulk_access.py): $export kick-off (system, Patient and Group level), status polling,
 manifest and NDJSON files, _type, _since, cancellation, restarts and retention; $import of
-NDJSON with per-line results."""
+NDJSON with per-line results. The refused requests (nothing exported or imported) share one
+app per backend (``shared_client``); the others get a store each."""
 
 from __future__ import annotations
 
@@ -189,15 +190,15 @@ def test_a_group_level_export_can_be_cancelled(client) -> None:
     ("query", "expression"),
     [("_type=Organization", "_type"), ("patient=Patient/x", "patient"), ("_since=yesterday", "_since")],
 )
-def test_group_level_parameters_are_checked(client, query: str, expression: str) -> None:
-    group = _group(client, ("Patient/x", False))
-    response = client.get(f"/Group/{group['id']}/$export?{query}", headers=ASYNC)
+def test_group_level_parameters_are_checked(shared_client, query: str, expression: str) -> None:
+    group = _group(shared_client, ("Patient/x", False))
+    response = shared_client.get(f"/Group/{group['id']}/$export?{query}", headers=ASYNC)
     assert response.status_code == 400, response.text
     assert response.json()["issue"][0]["expression"] == [expression]
 
 
-def test_group_export_is_in_the_capability_statement(client) -> None:
-    rest = client.get("/metadata").json()["rest"][0]
+def test_group_export_is_in_the_capability_statement(shared_client) -> None:
+    rest = shared_client.get("/metadata").json()["rest"][0]
     group = next(r for r in rest["resource"] if r["type"] == "Group")
     assert {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"} in [
         {k: op[k] for k in ("name", "definition")} for op in group["operation"]
@@ -268,8 +269,8 @@ def test_a_finished_job_can_be_cancelled_and_its_files_are_gone(client) -> None:
         ("GET", "/Patient/p1/$export", 404),
     ],
 )
-def test_unknown_jobs_files_and_levels(client, method: str, path: str, status: int) -> None:
-    response = client.request(method, path, headers=ASYNC)
+def test_unknown_jobs_files_and_levels(shared_client, method: str, path: str, status: int) -> None:
+    response = shared_client.request(method, path, headers=ASYNC)
     assert response.status_code == status, response.text
     assert response.json()["resourceType"] == "OperationOutcome"
 
@@ -291,8 +292,8 @@ def test_only_the_files_of_the_manifest_are_served(client) -> None:
         ("POST", "/$import", {"Content-Type": "application/fhir+ndjson"}, b'{"resourceType": "Patient"}\n'),
     ],
 )
-def test_prefer_respond_async_is_required(client, method: str, path: str, headers: dict, content) -> None:
-    response = client.request(method, path, headers=headers, content=content)
+def test_prefer_respond_async_is_required(shared_client, method: str, path: str, headers: dict, content) -> None:
+    response = shared_client.request(method, path, headers=headers, content=content)
     assert response.status_code == 400 and "respond-async" in response.text
 
 
@@ -306,14 +307,14 @@ def test_prefer_respond_async_is_required(client, method: str, path: str, header
         "patient=Patient/p1",  # Patient level only
     ],
 )
-def test_bad_kick_off_parameters(client, query: str) -> None:
-    response = client.get(f"/$export?{query}", headers=ASYNC)
+def test_bad_kick_off_parameters(shared_client, query: str) -> None:
+    response = shared_client.get(f"/$export?{query}", headers=ASYNC)
     assert response.status_code == 400, response.text
     assert response.json()["issue"][0]["code"] == "invalid"
 
 
-def test_patient_level_type_must_be_in_the_compartment(client) -> None:
-    response = client.get("/Patient/$export?_type=Organization", headers=ASYNC)
+def test_patient_level_type_must_be_in_the_compartment(shared_client) -> None:
+    response = shared_client.get("/Patient/$export?_type=Organization", headers=ASYNC)
     assert response.status_code == 400 and "Patient compartment" in response.text
 
 
@@ -392,6 +393,6 @@ def test_import_reports_each_refused_line_and_loads_the_rest(client) -> None:
         ("application/fhir+ndjson", b"\n\n", 400),
     ],
 )
-def test_import_takes_ndjson_in_the_body(client, content_type: str, body: bytes, status: int) -> None:
-    response = client.post("/$import", content=body, headers={**ASYNC, "Content-Type": content_type})
+def test_import_takes_ndjson_in_the_body(shared_client, content_type: str, body: bytes, status: int) -> None:
+    response = shared_client.post("/$import", content=body, headers={**ASYNC, "Content-Type": content_type})
     assert response.status_code == status, response.text
