@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -35,6 +36,19 @@ SEARCH_LIMITS = {
 TAG = "urn:test:limits"
 
 
+def seeded_store(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> list[str]:
+    """Server arguments for a copy of the session's seeded store on ``backend`` (SQLite: put in
+    ``data_dir``): a first start on an empty store publishes the terminology, seconds on mongoeco."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("seeded_store"), data_dir / "fhir.sqlite3")
+        return []
+    copier = request.getfixturevalue("mongo_seed")
+    name = copier.fresh()
+    request.addfinalizer(lambda: copier.drop(name))
+    return ["--store", database_url(copier.server_url, name)]
+
+
 def tagged_patient(marker: str) -> dict:
     return {"resourceType": "Patient", "meta": {"tag": [{"system": TAG, "code": marker}]}, "name": [{"family": "Lim"}]}
 
@@ -45,13 +59,13 @@ def transaction(entries: int, marker: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def small(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A server with every limit set low."""
     folder = tmp_path_factory.mktemp("small")
     (folder / "logs").mkdir()
     factory = ServerFactory(folder / "logs")
     try:
-        yield factory(folder / "data", env=SMALL)
+        yield factory(folder / "data", args=seeded_store(request, "sqlite", folder / "data"), env=SMALL)
     finally:
         factory.stop_all()
 
@@ -62,10 +76,7 @@ def search_limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     folder = tmp_path_factory.mktemp(f"search-{request.param}")
     (folder / "logs").mkdir()
     factory = ServerFactory(folder / "logs")
-    args = []
-    if request.param == "mongo":
-        url = database_url(request.getfixturevalue("mongo_server_url"), f"limits{uuid.uuid4().hex[:8]}")
-        args = ["--store", url]
+    args = seeded_store(request, request.param, folder / "data")
     try:
         server = factory(folder / "data", args=args, env=SEARCH_LIMITS, wait=False)
         server.wait_ready(timeout=120)
@@ -223,8 +234,9 @@ def test_requests_beyond_the_concurrency_limit_get_429(small):
         assert c.get("/metadata").status_code == 200  # the slot is free again
 
 
-def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_path):
-    server = servers(tmp_path / "data", env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "2"})
+def test_a_request_over_time_is_cancelled_503_and_writes_nothing(servers, tmp_path, request):
+    args = seeded_store(request, "sqlite", tmp_path / "data")
+    server = servers(tmp_path / "data", args=args, env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "2"})
     marker = uuid.uuid4().hex
     body = httpx.Request("POST", "/", json=transaction(3, marker)).content
     with server.client() as c:
@@ -246,11 +258,8 @@ SWALLOWING_DRIVER = Path(__file__).parent / "swallowing_driver"
 
 
 def timed_server(servers, tmp_path, request, backend: str, env: dict[str, str] | None = None):
-    """A server with a 1 s request time limit on ``backend`` (a fresh database)."""
-    args = []
-    if backend == "mongo":
-        url = database_url(request.getfixturevalue("mongo_server_url"), f"timeout{uuid.uuid4().hex[:8]}")
-        args = ["--store", url]
+    """A server with a 1 s request time limit on ``backend`` (a fresh copy of the seeded store)."""
+    args = seeded_store(request, backend, tmp_path / "data")
     server = servers(
         tmp_path / "data", args=args, env={"FHIR_SERVER_REQUEST_TIMEOUT_SECONDS": "1", **(env or {})}, wait=False
     )
