@@ -2,7 +2,8 @@
 MongoDB database (mongoeco's wire server, or FHIR_TEST_MONGODB_URL): see ``mongo_backend``.
 
 ``client`` and ``demo_client`` run once per backend of ``FHIR_TEST_BACKENDS`` (default
-``sqlite,mongo``): one contract suite, both stores; ``shared_client`` too, once per module.
+``sqlite,mongo``): one contract suite, both stores; ``shared_client`` and ``shared_demo_client``
+too, once per module.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def shared_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     folder = tmp_path_factory.mktemp("shared")
     with fresh_store(request, request.param, folder) as settings, make_client(folder, **settings) as c:
         yield c
+
+
+@pytest.fixture(scope="module", params=backends())
+def shared_demo_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """``shared_client`` with the demo data: for a module's tests that only read it."""
+    folder = tmp_path_factory.mktemp("shared-demo")
+    with fresh_store(request, request.param, folder, demo=True) as settings:
+        with make_client(folder, demo=True, **settings) as c:
+            yield c
 
 
 @pytest.fixture

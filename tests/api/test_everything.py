@@ -1,5 +1,6 @@
 """Patient/$everything on the demo data: the Patient, its compartment and what it refers to,
-paged with ``_count`` across types, narrowed by ``_type`` and ``_since``."""
+paged with ``_count`` across types, narrowed by ``_type`` and ``_since``. The tests that only
+read share one app per backend (``shared_demo_client``); the one that writes has its own."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def _all_pages(client, url: str) -> tuple[list[str], list[str]]:
     return matches, included
 
 
-def test_everything_is_the_patients_compartment_and_its_references(demo_client) -> None:
-    matches, included = _all_pages(demo_client, f"/Patient/{MARIE}/$everything")
+def test_everything_is_the_patients_compartment_and_its_references(shared_demo_client) -> None:
+    matches, included = _all_pages(shared_demo_client, f"/Patient/{MARIE}/$everything")
     assert set(matches) == MARIE_RECORD and len(matches) == len(MARIE_RECORD)
     assert matches[0] == f"Patient/{MARIE}"
     assert "PractitionerRole/lu-practitionerrole-claude-weber" in included
@@ -40,8 +41,8 @@ def test_everything_is_the_patients_compartment_and_its_references(demo_client) 
 
 
 @pytest.mark.parametrize("count", [1, 2, 4])
-def test_pages_cover_the_record_once(demo_client, count: int) -> None:
-    matches, _ = _all_pages(demo_client, f"/Patient/{MARIE}/$everything?_count={count}")
+def test_pages_cover_the_record_once(shared_demo_client, count: int) -> None:
+    matches, _ = _all_pages(shared_demo_client, f"/Patient/{MARIE}/$everything?_count={count}")
     assert sorted(matches) == sorted(MARIE_RECORD)
 
 
@@ -66,11 +67,11 @@ def test_type_and_since_narrow_it(demo_client) -> None:
         ("_since=notadate", 400),
     ],
 )
-def test_bad_parameters_get_400(demo_client, query: str, status: int) -> None:
-    response = demo_client.get(f"/Patient/{MARIE}/$everything?{query}")
+def test_bad_parameters_get_400(shared_demo_client, query: str, status: int) -> None:
+    response = shared_demo_client.get(f"/Patient/{MARIE}/$everything?{query}")
     assert response.status_code == status, response.text
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_unknown_patient_gets_404(demo_client) -> None:
-    assert demo_client.get("/Patient/nobody/$everything").status_code == 404
+def test_unknown_patient_gets_404(shared_demo_client) -> None:
+    assert shared_demo_client.get("/Patient/nobody/$everything").status_code == 404
