@@ -1,4 +1,5 @@
-"""$validate over HTTP (the real app) and `fhir-server validate` (a real process)."""
+"""$validate over HTTP (the real app) and `fhir-server validate` (a real process). The HTTP tests
+read only, or what they wrote: one app per backend for the module (``shared_client``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import TestClient, patient
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 NARRATIVE = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">Marie Schmit</div>'}
+
+
+@pytest.fixture(scope="module")
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
 
 
 def severities(outcome: dict) -> list[str]:
