@@ -104,12 +104,14 @@ class _SqliteReader(StoreReader):
 
     async def history(self, query: HistoryQuery) -> Page:
         conds, args = ["1"], []
-        if query.resource_type:
+        if query.resource_type and query.resource_id:
+            # by rid (index history_rid (rid, seq)): "type = ? AND id = ?" made SQLite walk the
+            # type's whole history in seq order (history_type), ~200 ms for one Composition of 20,000
+            conds.append("h.rid = (SELECT rid FROM resources WHERE type = ? AND id = ?)")
+            args += [query.resource_type, query.resource_id]
+        elif query.resource_type:
             conds.append("h.type = ?")
             args.append(query.resource_type)
-        if query.resource_id:
-            conds.append("h.id = ?")
-            args.append(query.resource_id)
         if query.since_us is not None:
             conds.append("h.lu_us >= ?")
             args.append(query.since_us)

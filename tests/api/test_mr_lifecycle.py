@@ -404,3 +404,20 @@ def test_hostile_operation_calls(shared_client, method, url, body, status):
     assert r.status_code == status, r.text
     assert r.json()["resourceType"] == "OperationOutcome"
     assert shared_client.get("/CareTeam/ct").json()["status"] == "proposed"
+
+
+def test_mr_status_counts_only_resume_compositions(demo_client):
+    """A later document of another type for the patient (a consultation note) is not a résumé (R8)."""
+    note = {
+        "resourceType": "Composition",
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}]},
+        "subject": {"reference": "Patient/lu-patient-marie-schmit"},
+        "date": "2025-05-01",
+        "author": [{"reference": "Practitioner/lu-practitioner-claude-weber"}],
+        "title": "Consultation",
+    }
+    assert demo_client.post("/Composition", json=note).status_code == 201, "stored"
+    r = demo_client.get("/Patient/lu-patient-marie-schmit/$mr-status?date=2025-06-01")
+    values = {p["name"]: next(v for k, v in p.items() if k.startswith("value")) for p in r.json()["parameter"]}
+    assert values["resumeLastUpdated"] == "2025-01-20"

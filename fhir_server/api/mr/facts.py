@@ -42,9 +42,15 @@ class MrFacts:
         params: list[tuple[str, str]],
         restriction: SearchRestriction | None = None,
     ) -> list[dict]:
-        """Matches (at most MAX_FACTS); with a restriction, only those the caller may see."""
+        """Matches (at most MAX_FACTS); with a restriction, only those the caller may see. Pass the
+        selective criteria only (the patient, the doctor) and filter on status or type here: on
+        SQLite each criterion is a list of matching index rows, and "status=active" lists every
+        Coverage of the store (~15 ms on 80,000)."""
         _, page, _ = await self.repository.search(
-            resource_type, [*params, ("_count", str(MAX_FACTS))], reader=reader, restriction=restriction
+            resource_type,
+            [*params, ("_count", str(MAX_FACTS)), ("_total", "none")],
+            reader=reader,
+            restriction=restriction,
         )
         return [orjson.loads(v.body) for v in page.items if v.body is not None]
 
@@ -84,15 +90,14 @@ class MrFacts:
         )
         dsp_ext = extension(patient, names.EXT_DSP_STATUS)
         dsp = (Span(),) if dsp_ext is not None and dsp_ext.get("valueCode") == "activated" else ()
-        coverages = await self.all_matches(
-            reader, "Coverage", [("beneficiary", f"Patient/{patient_id}"), ("status", "active")]
-        )
+        coverages = await self.all_matches(reader, "Coverage", [("beneficiary", f"Patient/{patient_id}")])
         affiliations = tuple(
             Span(
                 day_of((c.get("period") or {}).get("start"), self.tz),
                 day_of((c.get("period") or {}).get("end"), self.tz),
             )
             for c in coverages
+            if c.get("status") == "active"
         )
         return PatientFacts(patient_id, ald, dsp, affiliations)
 

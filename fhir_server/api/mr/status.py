@@ -72,14 +72,13 @@ class MrStatus:
     async def _resume_versions(self, reader: Any, patient_id: str, doctor: str) -> list[date]:
         """Dates the résumé patient was written or updated: ``Composition.date`` of each version (R8)."""
         visibility = await current_access().visibility()  # a résumé hidden from the caller tells nothing
-        compositions = await self.facts.all_matches(
-            reader,
-            "Composition",
-            [("subject", f"Patient/{patient_id}"), ("type", f"{names.LOINC}|{names.RESUME_PATIENT_TYPE}")],
-            None if visibility.unrestricted else visibility,
-        )
+        restriction = None if visibility.unrestricted else visibility
+        subject = [("subject", f"Patient/{patient_id}")]
+        compositions = await self.facts.all_matches(reader, "Composition", subject, restriction)
         days: list[date] = []
         for composition in compositions:
+            if not has_coding(composition.get("type"), names.LOINC, names.RESUME_PATIENT_TYPE):
+                continue
             page = await self.facts.repository.history(HistoryQuery("Composition", composition["id"], count=1000))
             for version in page.items:
                 if version.body is not None:  # the résumé's own date, else when it was stored
