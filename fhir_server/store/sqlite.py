@@ -30,6 +30,7 @@ from fhir_server.store.sqlite_search import (
     SqlTranslator,
     driving_criterion,
     keyset_condition,
+    narrow,
     sort_expression,
 )
 
@@ -74,7 +75,7 @@ class _SqliteReader(StoreReader):
         return _version(row) if row else None
 
     async def search(self, query: SearchQuery) -> Page:
-        conditions = SqlTranslator().criteria(query.criteria, query.resource_type, "r")
+        conditions = narrow(SqlTranslator().criteria(query.criteria, query.resource_type, "r"))
         # With a selective "rid IN (…)" criterion, keep SQLite from walking every resource of the
         # type through the type index ("+" makes the term unindexable): look matches up by rid.
         narrowed = any(driving_criterion(c) for c in query.criteria)

@@ -9,7 +9,7 @@ aggregates of index values, so that keyset paging works for any sort.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -54,15 +54,54 @@ SQL = tuple[str, list[Any]]
 class Condition:
     """A condition on a resources row; ``rids`` is its sub-select when it reads
     ``alias.rid IN (rids)`` — index rows exist only for current resources, so a count can
-    be answered from such sub-selects alone."""
+    be answered from such sub-selects alone. ``probe`` is the same test as a correlated
+    ``EXISTS`` on the index table's ``rid`` index, for a row found by another condition, and
+    ``rank`` says how selective the condition usually is (lower: fewer rows, see ``_RANK``)."""
 
     sql: str
     args: list[Any]
     rids: SQL | None = None
+    probe: SQL | None = None
+    rank: int = 9
 
 
-def _rid_in(alias: str, select: str, args: list[Any]) -> Condition:
-    return Condition(f"{alias}.rid IN ({select})", args, (select, args))
+def _rid_in(alias: str, select: str, args: list[Any], rank: int = 9) -> Condition:
+    return Condition(f"{alias}.rid IN ({select})", args, (select, args), rank=rank)
+
+
+# How selective a criterion of a kind usually is, most first: a reference names one resource
+# (subject=Patient/x), a token with a system is an identifier or a code, one without a system a
+# status or a gender, which may match most resources of its type.
+_RANK = {"reference": 1, "token-system": 2, "string": 3, "uri": 3, "composite": 3, "date": 4, "number": 4}
+_RID_INDEX = {
+    "idx_token": "idx_token_rid",
+    "idx_string": "idx_string_rid",
+    "idx_date": "idx_date_rid",
+    "idx_reference": "idx_reference_rid",
+    "idx_uri": "idx_uri_rid",
+    "idx_number": "idx_number_rid",
+    "idx_quantity": "idx_quantity_rid",
+}
+
+
+def _clause_rank(clause: Clause) -> int:
+    if clause.kind == "token":
+        with_system = all(isinstance(v, TokenValue) and v.system_given and v.system for v in clause.values)
+        return _RANK["token-system"] if with_system else 5
+    return _RANK.get(clause.kind, 4)
+
+
+def narrow(conditions: list[Condition]) -> list[Condition]:
+    """SQLite lists every row of each ``rid IN (…)`` sub-select in full before it filters, so one
+    unselective criterion (``status=active``: 760,000 Claims) costs ~100 ms however selective the
+    others are. Keep the most selective one as the list to start from and test the others row by
+    row (``probe``): ``Claim?patient=x&status=active`` 125 ms → 0.02 ms on 1M resources."""
+    listed = sum(c.rids is not None for c in conditions)
+    by_id = any(c.rank == 0 for c in conditions)  # _id=…: the rows are known, test everything else
+    if listed + by_id < 2:
+        return conditions
+    driver = min(conditions, key=lambda c: c.rank)
+    return [c if c is driver or c.probe is None else Condition(c.probe[0], c.probe[1], rank=c.rank) for c in conditions]
 
 
 def sql_literal(text: str) -> str:
@@ -246,7 +285,8 @@ class SqlTranslator:
         if clause.kind == "id":
             marks = ", ".join("?" for _ in clause.values)
             negate = "NOT " if clause.modifier == "not" else ""
-            return Condition(f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values])  # type: ignore[union-attr]
+            rank = 9 if negate else 0
+            return Condition(f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values], rank=rank)  # type: ignore[union-attr]
         if clause.kind == "lastUpdated":
             ors = [range_condition(v, f"{alias}.lu_us", f"{alias}.lu_us") for v in clause.values]  # type: ignore[arg-type]
             return Condition("(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args])
@@ -264,7 +304,12 @@ class SqlTranslator:
             cond, args = _seek_target_ids(clause, cond, args)
         if clause.modifier in ("not", "not-in"):
             return Condition(f"{alias}.rid NOT IN ({base} AND ({cond}))", args)
-        return _rid_in(alias, f"{base} AND ({cond})", args)
+        listed = _rid_in(alias, f"{base} AND ({cond})", args, _clause_rank(clause))
+        probe = (
+            f"EXISTS (SELECT 1 FROM {table} INDEXED BY {_RID_INDEX[table]} WHERE rid = {alias}.rid "
+            f"AND type = ? AND param = ? AND ({cond}))"
+        )
+        return replace(listed, probe=(probe, args))
 
     def _chain(self, chain: Chain, resource_type: str, alias: str) -> Condition:
         """Nested IN sub-selects: targets matching the inner criterion → references to them."""
@@ -303,7 +348,9 @@ def _in_compartment(criterion: InCompartment, resource_type: str, alias: str) ->
         f"SELECT rid FROM idx_reference WHERE type = ? AND param IN ({params}) "
         f"AND target_type = ? AND target_id IN ({ids})"
     )
-    return _rid_in(alias, select, [resource_type, *criterion.params, criterion.compartment_type, *criterion.ids])
+    args = [resource_type, *criterion.params, criterion.compartment_type, *criterion.ids]
+    # a few patients' records are as selective as a reference; a GP's hundreds are not (a matricule is)
+    return _rid_in(alias, select, args, rank=_RANK["reference"] if len(criterion.ids) <= 20 else _RANK["string"])
 
 
 def _type_condition(alias: str, criterion: Criterion) -> str:
