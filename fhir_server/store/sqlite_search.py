@@ -96,11 +96,10 @@ def narrow(conditions: list[Condition]) -> list[Condition]:
     unselective criterion (``status=active``: 760,000 Claims) costs ~100 ms however selective the
     others are. Keep the most selective one as the list to start from and test the others row by
     row (``probe``): ``Claim?patient=x&status=active`` 125 ms → 0.02 ms on 1M resources."""
-    listed = sum(c.rids is not None for c in conditions)
-    by_id = any(c.rank == 0 for c in conditions)  # _id=…: the rows are known, test everything else
-    if listed + by_id < 2:
+    listed = [c for c in conditions if c.rids is not None]
+    if len(listed) < 2:  # (an _id is no place to start: the search makes the type unindexable)
         return conditions
-    driver = min(conditions, key=lambda c: c.rank)
+    driver = min(listed, key=lambda c: c.rank)
     return [c if c is driver or c.probe is None else Condition(c.probe[0], c.probe[1], rank=c.rank) for c in conditions]
 
 
@@ -285,8 +284,7 @@ class SqlTranslator:
         if clause.kind == "id":
             marks = ", ".join("?" for _ in clause.values)
             negate = "NOT " if clause.modifier == "not" else ""
-            rank = 9 if negate else 0
-            return Condition(f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values], rank=rank)  # type: ignore[union-attr]
+            return Condition(f"{alias}.id {negate}IN ({marks})", [v.code for v in clause.values])  # type: ignore[union-attr]
         if clause.kind == "lastUpdated":
             ors = [range_condition(v, f"{alias}.lu_us", f"{alias}.lu_us") for v in clause.values]  # type: ignore[arg-type]
             return Condition("(" + " OR ".join(f"({c})" for c, _ in ors) + ")", [a for _, args in ors for a in args])
