@@ -73,15 +73,6 @@ def _rid_in(alias: str, select: str, args: list[Any], rank: int = 9) -> Conditio
 # (subject=Patient/x), a token with a system is an identifier or a code, one without a system a
 # status or a gender, which may match most resources of its type.
 _RANK = {"reference": 1, "token-system": 2, "string": 3, "uri": 3, "composite": 3, "date": 4, "number": 4}
-_RID_INDEX = {
-    "idx_token": "idx_token_rid",
-    "idx_string": "idx_string_rid",
-    "idx_date": "idx_date_rid",
-    "idx_reference": "idx_reference_rid",
-    "idx_uri": "idx_uri_rid",
-    "idx_number": "idx_number_rid",
-    "idx_quantity": "idx_quantity_rid",
-}
 
 
 def _clause_rank(clause: Clause) -> int:
@@ -91,7 +82,7 @@ def _clause_rank(clause: Clause) -> int:
     return _RANK.get(clause.kind, 4)
 
 
-def narrow(conditions: list[Condition]) -> list[Condition]:
+def start_from_most_selective(conditions: list[Condition]) -> list[Condition]:
     """SQLite lists every row of each ``rid IN (…)`` sub-select in full before it filters, so one
     unselective criterion (``status=active``: 760,000 Claims) costs ~100 ms however selective the
     others are. Keep the most selective one as the list to start from and test the others row by
@@ -304,7 +295,7 @@ class SqlTranslator:
             return Condition(f"{alias}.rid NOT IN ({base} AND ({cond}))", args)
         listed = _rid_in(alias, f"{base} AND ({cond})", args, _clause_rank(clause))
         probe = (
-            f"EXISTS (SELECT 1 FROM {table} INDEXED BY {_RID_INDEX[table]} WHERE rid = {alias}.rid "
+            f"EXISTS (SELECT 1 FROM {table} INDEXED BY {table}_rid WHERE rid = {alias}.rid "
             f"AND type = ? AND param = ? AND ({cond}))"
         )
         return replace(listed, probe=(probe, args))

@@ -1,6 +1,6 @@
 """Searches with several criteria, one of them unselective (``status=active`` matches most
 resources): the same matches on both backends, and on SQLite a plan that starts from the
-selective criterion and tests the others row by row (``store/sqlite_search.narrow``)."""
+selective criterion and tests the others row by row (``store/sqlite_search.start_from_most_selective``)."""
 
 from __future__ import annotations
 
